@@ -1,0 +1,155 @@
+"""Input checks shared by the backend functions and the estimator.
+
+Every check raises an error that says what is wrong and what to do, and
+never modifies the caller's arrays: conversions make new arrays.
+"""
+
+import numbers
+
+import numpy as np
+from numba import njit
+
+from .kernels._config import JIT_OPTIONS
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def as_float_array(a, name, ndim):
+    """``a`` as a float32 or float64 ndarray of ``ndim`` dimensions.
+
+    float32 and float64 arrays are kept as they are (no copy); other real
+    numeric dtypes are converted to float64 (one copy). Complex, object and
+    string data raise ``TypeError``.
+    """
+    arr = np.asarray(a)
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name} is complex ({arr.dtype}); pass real values.")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must hold real numbers, got dtype {arr.dtype}; convert it "
+            "with np.asarray(..., dtype=float) first."
+        )
+    if arr.dtype not in FLOAT_DTYPES:
+        arr = arr.astype(np.float64)
+    if arr.ndim != ndim:
+        shape = "(n_samples, n_classes)" if name == "Z" else "(n_samples, n_features)"
+        raise ValueError(
+            f"{name} must be {ndim}-D, got an array of shape {arr.shape}"
+            + (f"; pass a 2-D array of shape {shape}." if ndim == 2 else ".")
+        )
+    return arr
+
+
+def check_all_finite(arr, name):
+    """Raise ``ValueError`` if ``arr`` holds NaN or +-inf, naming the first."""
+    if not _all_finite(arr.reshape(-1) if arr.flags.c_contiguous else arr.ravel()):
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        where = tuple(int(i) for i in bad)
+        value = arr[where]
+        raise ValueError(
+            f"{name} contains {value} at index {where if len(where) > 1 else where[0]}; "
+            "remove or impute non-finite values first."
+        )
+
+
+@njit(**JIT_OPTIONS)
+def _all_finite(flat):
+    for v in flat:
+        if not np.isfinite(v):
+            return False
+    return True
+
+
+def check_scores(Z):
+    """Validate a 2-D matrix of scores: no NaN, no +inf, no row of only -inf.
+
+    ``-inf`` entries are allowed (a class that is ruled out for a sample).
+    """
+    Z = as_float_array(Z, "Z", 2)
+    if Z.shape[1] == 0:
+        raise ValueError("Z has no columns; softmax needs at least one class.")
+    status, row = _scores_status(Z)
+    if status == 1:
+        raise ValueError(f"Z contains NaN in row {row}; scores must be numbers.")
+    if status == 2:
+        raise ValueError(
+            f"Z contains +inf in row {row}; softmax is undefined there. "
+            "Clip the scores or use -inf for excluded classes only."
+        )
+    if status == 3:
+        raise ValueError(
+            f"Row {row} of Z is -inf in every class; its softmax is undefined. "
+            "At least one class per row needs a finite score."
+        )
+    return Z
+
+
+@njit(**JIT_OPTIONS)
+def _scores_status(Z):
+    for i in range(Z.shape[0]):
+        any_finite = False
+        for k in range(Z.shape[1]):
+            v = Z[i, k]
+            if v != v:
+                return 1, i
+            if v == np.inf:
+                return 2, i
+            if v != -np.inf:
+                any_finite = True
+        if not any_finite:
+            return 3, i
+    return 0, -1
+
+
+def check_class_codes(y, n_samples, n_classes):
+    """``y`` as an intp array of class codes in ``[0, n_classes)``."""
+    arr = np.asarray(y)
+    if arr.ndim != 1:
+        raise ValueError(
+            f"y must be 1-D class codes of shape (n_samples,), got shape {arr.shape}."
+        )
+    if arr.shape[0] != n_samples:
+        raise ValueError(
+            f"y has {arr.shape[0]} entries but there are {n_samples} samples; "
+            "give one label per row."
+        )
+    if arr.dtype.kind not in "iu":
+        raise TypeError(
+            f"y must hold integer class codes in [0, {n_classes}), got dtype "
+            f"{arr.dtype}. Encode labels first, e.g. with "
+            "sklearn.preprocessing.LabelEncoder."
+        )
+    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
+        bad = arr[(arr < 0) | (arr >= n_classes)][0]
+        raise ValueError(
+            f"y contains class code {bad}, outside [0, {n_classes}) for "
+            f"{n_classes} classes."
+        )
+    return np.ascontiguousarray(arr, dtype=np.intp)
+
+
+def check_sample_weight(sample_weight, n_samples):
+    """Validated float64 copy of ``sample_weight`` or None.
+
+    Weights must be 1-D, finite, non-negative and not all zero.
+    """
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Number):
+        return check_sample_weight(np.full(n_samples, sample_weight, dtype=float), n_samples)
+    sw = as_float_array(sample_weight, "sample_weight", 1).astype(np.float64)
+    if sw.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight has {sw.shape[0]} entries but there are {n_samples} "
+            "samples; give one weight per row."
+        )
+    check_all_finite(sw, "sample_weight")
+    if np.any(sw < 0):
+        i = int(np.argmax(sw < 0))
+        raise ValueError(
+            f"sample_weight[{i}] = {sw[i]} is negative; weights must be >= 0."
+        )
+    if not np.any(sw > 0):
+        raise ValueError("sample_weight is zero everywhere; at least one weight must be > 0.")
+    return sw
+

@@ -1,0 +1,224 @@
+"""Public numerical functions: the kernels with validation, for other libraries.
+
+Every function here checks its inputs and raises a clear error for bad ones;
+none modifies its inputs unless an ``out=`` buffer says so. float32 inputs are
+computed in float32 and float64 in float64; other real dtypes are converted
+to float64 once.
+
+For use inside a user's own ``@njit`` code, call the row helpers of
+:mod:`fastsoftmax.kernels.rows` instead (``softmax_row``, ``row_logsumexp``,
+``cross_entropy_row``, ...): they do no validation.
+"""
+
+import numpy as np
+
+from ._threads import kernel_threads
+from ._validation import (
+    as_float_array,
+    check_all_finite,
+    check_class_codes,
+    check_sample_weight,
+    check_scores,
+)
+from .kernels.scores import cross_entropy_sum, log_softmax_rows, logsumexp_rows, softmax_rows
+from .objective import DenseObjective
+from .penalties import L2Penalty
+
+__all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "loss_gradient"]
+
+
+def _check_out(out, Z):
+    if out is None:
+        return np.empty_like(Z, order="C")
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy array, got {type(out).__name__}.")
+    if out.shape != Z.shape or out.dtype != Z.dtype:
+        raise ValueError(
+            f"out must have the shape and dtype of Z, {Z.shape} {Z.dtype}; "
+            f"got {out.shape} {out.dtype}."
+        )
+    if not out.flags.writeable:
+        raise ValueError("out is read-only; pass a writeable array.")
+    return out
+
+
+def softmax(Z, *, out=None):
+    """Row-wise softmax: ``exp(Z[i]) / sum(exp(Z[i]))``, computed stably.
+
+    Parameters
+    ----------
+    Z : array-like of shape (n_samples, n_classes)
+        Scores. ``-inf`` marks an excluded class; NaN, ``+inf`` and rows of
+        only ``-inf`` are errors.
+    out : ndarray of shape (n_samples, n_classes), optional
+        Buffer for the result, of Z's dtype (float32 or float64). May be
+        ``Z`` itself for an in-place softmax. If None, a new array is
+        allocated.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_classes)
+        Probabilities in [0, 1], each row summing to 1; ``out`` if given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsoftmax import softmax
+    >>> softmax(np.array([[0.0, np.log(3.0)]]))
+    array([[0.25, 0.75]])
+    """
+    Z = check_scores(Z)
+    out = _check_out(out, Z)
+    softmax_rows(Z, out)
+    return out
+
+
+def log_softmax(Z, *, out=None):
+    """Row-wise log-softmax: ``Z[i] - logsumexp(Z[i])``.
+
+    Parameters
+    ----------
+    Z : array-like of shape (n_samples, n_classes)
+        Scores, as for :func:`softmax`.
+    out : ndarray of shape (n_samples, n_classes), optional
+        Buffer for the result, of Z's dtype; may be ``Z`` itself.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_classes)
+        Log-probabilities (``-inf`` where Z is ``-inf``); ``out`` if given.
+    """
+    Z = check_scores(Z)
+    out = _check_out(out, Z)
+    log_softmax_rows(Z, out)
+    return out
+
+
+def logsumexp(Z):
+    """Row-wise ``log(sum(exp(Z[i])))``, computed stably.
+
+    Parameters
+    ----------
+    Z : array-like of shape (n_samples, n_classes)
+        Scores, as for :func:`softmax`.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+        In Z's dtype (float32 or float64).
+    """
+    Z = check_scores(Z)
+    out = np.empty(Z.shape[0], dtype=Z.dtype)
+    logsumexp_rows(Z, out)
+    return out
+
+
+def cross_entropy(Z, y, *, sample_weight=None):
+    """Weighted mean cross-entropy of scores against integer labels.
+
+    ``sum_i s_i * (logsumexp(Z[i]) - Z[i, y[i]]) / sum_i s_i``.
+
+    Parameters
+    ----------
+    Z : array-like of shape (n_samples, n_classes)
+        Scores (logits), as for :func:`softmax`.
+    y : array-like of shape (n_samples,)
+        Integer class codes in ``[0, n_classes)``.
+    sample_weight : array-like of shape (n_samples,), optional
+        Non-negative weights, not all zero. None means all ones.
+
+    Returns
+    -------
+    float
+        The mean, accumulated in float64 (``inf`` if a true class has score
+        ``-inf``).
+    """
+    Z = check_scores(Z)
+    n_samples, n_classes = Z.shape
+    if n_samples == 0:
+        raise ValueError("Z has no rows; the mean cross-entropy of no samples is undefined.")
+    y = check_class_codes(y, n_samples, n_classes)
+    sw = check_sample_weight(sample_weight, n_samples)
+    total_weight = float(n_samples) if sw is None else float(np.sum(sw))
+    sw = np.empty(0, dtype=Z.dtype) if sw is None else sw.astype(Z.dtype)
+    return cross_entropy_sum(Z, y, sw) / total_weight
+
+
+def loss_gradient(
+    coef, intercept, X, y, *, sample_weight=None, l2_reg_strength=0.0, n_threads=None
+):
+    """Loss and gradient of L2-regularised softmax regression, in one pass over X.
+
+    ``loss = sum_i s_i * l_i / sum_i s_i + l2_reg_strength / 2 * ||coef||_F^2``
+    with ``l_i = logsumexp(z_i) - z_i[y_i]`` and ``z_i = coef @ X[i] + intercept``.
+
+    Parameters
+    ----------
+    coef : array-like of shape (n_classes, n_features)
+    intercept : array-like of shape (n_classes,) or None
+        None fits no intercept; then ``grad_intercept`` is None.
+    X : array-like of shape (n_samples, n_features)
+        float32 data is computed in float32 (not copied); float64 in float64.
+        Other dtypes are converted to float64, and arrays that are not
+        C-contiguous are copied to C order once.
+    y : array-like of shape (n_samples,)
+        Integer class codes in ``[0, n_classes)``.
+    sample_weight : array-like of shape (n_samples,), optional
+        Non-negative weights, not all zero. None means all ones.
+    l2_reg_strength : float, default=0.0
+        Non-negative multiplier of ``||coef||_F^2 / 2``.
+    n_threads : int, optional
+        Threads for the kernel; None uses all cores. The result is the same
+        bits for every thread count.
+
+    Returns
+    -------
+    loss : float
+    grad_coef : ndarray of shape (n_classes, n_features), float64
+    grad_intercept : ndarray of shape (n_classes,), float64, or None
+
+    Notes
+    -----
+    Allocates the two gradients and ``32 * n_classes * (n_features + 1)``
+    float64 partial sums; memory does not grow with ``n_samples``.
+    """
+    X = as_float_array(X, "X", 2)
+    n_samples, n_features = X.shape
+    if n_samples == 0:
+        raise ValueError("X has no rows; the loss of no samples is undefined.")
+    check_all_finite(X, "X")
+    X = np.ascontiguousarray(X)
+    coef = as_float_array(coef, "coef", 2).astype(np.float64)
+    if coef.shape[1] != n_features:
+        raise ValueError(
+            f"coef has shape {coef.shape} but X has {n_features} features; coef "
+            "must be (n_classes, n_features)."
+        )
+    n_classes = coef.shape[0]
+    if n_classes == 0:
+        raise ValueError("coef has no rows; it needs one row per class.")
+    check_all_finite(coef, "coef")
+    if intercept is not None:
+        intercept = as_float_array(intercept, "intercept", 1).astype(np.float64)
+        if intercept.shape != (n_classes,):
+            raise ValueError(
+                f"intercept has shape {intercept.shape}; with {n_classes} classes "
+                f"it must be ({n_classes},) or None."
+            )
+        check_all_finite(intercept, "intercept")
+    y = check_class_codes(y, n_samples, n_classes)
+    sw = check_sample_weight(sample_weight, n_samples)
+    l2 = float(l2_reg_strength)
+    if not (np.isfinite(l2) and l2 >= 0):
+        raise ValueError(f"l2_reg_strength must be finite and >= 0, got {l2_reg_strength}.")
+
+    objective = DenseObjective(X, y, sw, n_classes, intercept is not None)
+    w = objective.pack(coef, intercept)
+    grad = np.empty(objective.n_params)
+    with kernel_threads(n_threads):
+        loss = objective.loss_gradient(w, grad)
+    grad_coef, grad_intercept = objective.unpack(grad)
+    penalty = L2Penalty(l2)
+    loss += penalty.value(coef)
+    penalty.add_gradient(coef, grad_coef)
+    return loss, grad_coef, grad_intercept

@@ -1,0 +1,320 @@
+"""SoftmaxRegression: the scikit-learn compatible estimator.
+
+Validation, label encoding and the scikit-learn API live here; the numerics
+are delegated to the objective, the penalties, the solvers and the
+prediction functions.
+"""
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._params import check_estimator_params
+from ._threads import kernel_threads
+from ._validation import check_sample_weight
+from .objective import DenseObjective
+from .penalties import NoPenalty, make_penalty
+from .prediction import linear_log_proba, linear_predict, linear_proba, linear_scores
+from .solvers import minimize_lbfgs
+
+
+class SoftmaxRegression(ClassifierMixin, BaseEstimator):
+    """Multinomial (softmax) logistic regression with fused Numba kernels.
+
+    Minimises the weighted mean cross-entropy plus a penalty::
+
+        F(W, b) = (1/S) * sum_i s_i * (logsumexp(z_i) - z_i[y_i]) + R(W) / (C * S)
+
+    with ``z_i = W x_i + b``, sample weights ``s_i`` (times class weights),
+    ``S = sum_i s_i`` and ``R(W) = ||W||_F^2 / 2`` for ``penalty="l2"``. With
+    no weights this is the objective of scikit-learn's ``LogisticRegression``
+    for three or more classes at the same ``C``, so both reach the same model.
+    The intercept is never penalised.
+
+    Parameters
+    ----------
+    C : float, default=1.0
+        Inverse regularisation strength, > 0. ``np.inf`` means no penalty.
+    penalty : {"l2"} or None, default="l2"
+        ``None`` fits the plain cross-entropy (the optimum may not exist on
+        separable data).
+    fit_intercept : bool, default=True
+        Whether to fit the intercepts ``b``.
+    solver : {"auto", "lbfgs"}, default="auto"
+        "auto" picks L-BFGS for the smooth penalties.
+    tol : float, default=1e-4
+        Stop when the largest absolute entry of the gradient of ``F`` is at
+        most ``tol``.
+    max_iter : int, default=100
+        Maximum solver iterations; reaching it gives a ``ConvergenceWarning``.
+    class_weight : dict, "balanced" or None, default=None
+        Weights multiplying the sample weights of each class, as in
+        scikit-learn. "balanced" uses ``n_samples / (n_classes * bincount(y))``.
+    warm_start : bool, default=False
+        Start from the previous ``coef_`` and ``intercept_`` when refitting
+        with the same classes and features.
+    n_threads : int or None, default=None
+        Threads for the kernels; None uses all cores (or ``n_jobs`` if set).
+        Results are bit-identical for every thread count.
+    verbose : int, default=0
+        If > 0, print the objective at every evaluation.
+    n_jobs : int or None, default=None
+        scikit-learn's spelling of the thread count; used when ``n_threads``
+        is None (-1 means all cores).
+    random_state : None, int or RandomState, default=None
+        Accepted for compatibility and unused: the fit is deterministic.
+    multi_class : {"multinomial"}, default="multinomial"
+        Accepted so that code written for scikit-learn < 1.8 with
+        ``multi_class="multinomial"`` runs unchanged; other values are errors.
+    dual : False, default=False
+        Accepted for compatibility; the dual formulation does not exist here.
+    intercept_scaling : 1, default=1
+        Accepted for compatibility; the intercept is never penalised, so no
+        scaling is needed.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, sorted.
+    coef_ : ndarray of shape (n_classes, n_features)
+        Coefficients, float64. Two rows also when there are two classes (the
+        symmetric parametrisation).
+    intercept_ : ndarray of shape (n_classes,)
+        Intercepts, summing to zero (zeros if ``fit_intercept=False``).
+    n_iter_ : ndarray of shape (1,)
+        Solver iterations, as scikit-learn stores them.
+    objective_ : float
+        Value of ``F`` at the solution.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only when X has string feature names (e.g. a pandas DataFrame).
+
+    Notes
+    -----
+    With two classes the model keeps two coefficient rows; ``decision_function``
+    returns ``z_1 - z_0`` of shape (n_samples,). This equals scikit-learn's
+    binary ``LogisticRegression`` fitted with ``2 * C``.
+
+    float32 X is fitted and predicted in float32 without a copy (loss and
+    gradients are accumulated in float64); other dtypes are converted to
+    float64 once.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from fastsoftmax import SoftmaxRegression
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = SoftmaxRegression(max_iter=1000).fit(X, y)
+    >>> clf.predict_proba(X[:1]).shape
+    (1, 3)
+    """
+
+    def __init__(
+        self,
+        C=1.0,
+        penalty="l2",
+        fit_intercept=True,
+        solver="auto",
+        tol=1e-4,
+        max_iter=100,
+        class_weight=None,
+        warm_start=False,
+        n_threads=None,
+        verbose=0,
+        n_jobs=None,
+        random_state=None,
+        multi_class="multinomial",
+        dual=False,
+        intercept_scaling=1,
+    ):
+        self.C = C
+        self.penalty = penalty
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.n_threads = n_threads
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.multi_class = multi_class
+        self.dual = dual
+        self.intercept_scaling = intercept_scaling
+
+    def _threads(self):
+        return self.n_threads if self.n_threads is not None else self.n_jobs
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data. float32 stays float32; other dtypes become float64.
+            Data that is not C-contiguous is copied to C order once.
+        y : array-like of shape (n_samples,)
+            Class labels (any hashable values that sort).
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights, not all zero.
+
+        Returns
+        -------
+        self : SoftmaxRegression
+        """
+        check_estimator_params(self)
+        X, y = validate_data(
+            self, X, y, dtype=[np.float64, np.float32], order="C",
+            ensure_min_samples=1, y_numeric=False,
+        )
+        check_classification_targets(y)
+        classes, y_codes = np.unique(y, return_inverse=True)
+        if classes.shape[0] < 2:
+            raise ValueError(
+                "SoftmaxRegression needs samples of at least 2 classes in the "
+                f"data, but the data contains only one class: {classes[0]!r}."
+            )
+        sample_weight = self._combined_weights(sample_weight, y_codes, classes, X.shape[0])
+
+        objective = DenseObjective(X, y_codes, sample_weight, classes.shape[0], self.fit_intercept)
+        penalty = make_penalty(self.penalty, self.C, objective.sum_weights)
+        w0 = self._starting_point(objective, classes)
+        with kernel_threads(self._threads()):
+            result = minimize_lbfgs(
+                objective, penalty, w0, tol=self.tol, max_iter=self.max_iter,
+                verbose=self.verbose,
+            )
+        if not result.converged:
+            warnings.warn(
+                f"SoftmaxRegression did not converge: {result.message} after "
+                f"{result.n_iter} iterations. Increase max_iter, scale the "
+                "features, or loosen tol.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+
+        coef, intercept = objective.unpack(result.w)
+        self.coef_ = np.array(coef)
+        # Adding a constant to every intercept (or, without a penalty, to a
+        # column of coef) leaves F unchanged; return the canonical form.
+        if isinstance(penalty, NoPenalty):
+            self.coef_ -= self.coef_.mean(axis=0)
+        self.intercept_ = (
+            np.array(intercept) - np.mean(intercept)
+            if intercept is not None
+            else np.zeros(classes.shape[0])
+        )
+        self.classes_ = classes
+        self.objective_ = result.objective
+        self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
+        return self
+
+    def _combined_weights(self, sample_weight, y_codes, classes, n_samples):
+        """Sample weights times class weights, or None if all are one."""
+        sample_weight = check_sample_weight(sample_weight, n_samples)
+        if self.class_weight is None:
+            return sample_weight
+        per_class = compute_class_weight(
+            self.class_weight, classes=classes, y=classes[y_codes]
+        )
+        weights = per_class[y_codes]
+        if sample_weight is not None:
+            weights = weights * sample_weight
+        if not np.any(weights > 0):
+            raise ValueError(
+                "Every sample has weight zero after applying class_weight; "
+                "give at least one present class a positive weight."
+            )
+        return weights
+
+    def _starting_point(self, objective, classes):
+        """Zeros, or the previous solution when warm-starting a compatible fit."""
+        previous = getattr(self, "coef_", None)
+        if (
+            self.warm_start
+            and previous is not None
+            and previous.shape == (objective.n_classes, objective.n_features)
+            and np.array_equal(self.classes_, classes)
+        ):
+            return objective.pack(previous, self.intercept_)
+        return np.zeros(objective.n_params)
+
+    def _validated_X(self, X):
+        check_is_fitted(self)
+        return validate_data(
+            self, X, reset=False, dtype=[np.float64, np.float32], order="C"
+        )
+
+    def _intercept(self):
+        return self.intercept_ if self.fit_intercept else None
+
+    def decision_function(self, X):
+        """Scores ``X @ coef_.T + intercept_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes), or (n_samples,) for two
+        classes: then ``z_1 - z_0``, the score of ``classes_[1]`` over
+        ``classes_[0]``, as scikit-learn's binary classifiers return it.
+        """
+        X = self._validated_X(X)
+        if self.classes_.shape[0] == 2:
+            coef = (self.coef_[1] - self.coef_[0])[np.newaxis, :]
+            intercept = np.array([self.intercept_[1] - self.intercept_[0]])
+            return linear_scores(X, coef, intercept, self._threads()).ravel()
+        return linear_scores(X, self.coef_, self._intercept(), self._threads())
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Rows sum to 1; columns follow ``classes_``. float32 for float32 X.
+        """
+        X = self._validated_X(X)
+        return linear_proba(X, self.coef_, self._intercept(), self._threads())
+
+    def predict_log_proba(self, X):
+        """Logarithm of the class probabilities, computed stably from the scores.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        X = self._validated_X(X)
+        return linear_log_proba(X, self.coef_, self._intercept(), self._threads())
+
+    def predict(self, X):
+        """Most probable class per sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        X = self._validated_X(X)
+        codes = linear_predict(X, self.coef_, self._intercept(), self._threads())
+        return self.classes_[codes]

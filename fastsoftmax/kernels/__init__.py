@@ -1,0 +1,25 @@
+"""Numba kernels. Nothing here knows about estimators, scipy or validation.
+
+The row helpers in :mod:`fastsoftmax.kernels.rows` are public and may be
+called from a user's own ``@njit`` code.
+"""
+
+from .rows import (
+    cross_entropy_row,
+    log_softmax_row,
+    row_argmax,
+    row_logsumexp,
+    row_max,
+    softmax_cross_entropy_row,
+    softmax_row,
+)
+
+__all__ = [
+    "cross_entropy_row",
+    "log_softmax_row",
+    "row_argmax",
+    "row_logsumexp",
+    "row_max",
+    "softmax_cross_entropy_row",
+    "softmax_row",
+]

@@ -1,0 +1,30 @@
+"""Compilation settings shared by every kernel, kept in one place.
+
+``FASTMATH`` is the set of LLVM fast-math flags the kernels are compiled with.
+It deliberately leaves out ``nnan`` and ``ninf``: a softmax must handle rows
+of ``-inf`` scores (masked classes) and the compiler may not assume they never
+occur. ``reassoc`` and ``contract`` let LLVM vectorise reductions and fuse
+multiply-adds; ``arcp`` and ``nsz`` are harmless for this arithmetic.
+
+``N_ROW_RANGES`` is the fixed number of contiguous row ranges a loss/gradient
+evaluation is split into. Each range accumulates its own partial gradient in
+row order and the partials are added in range order, so results do not depend
+on the number of threads or on scheduling. It is a constant, never the thread
+count.
+"""
+
+FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
+
+#: Options for every compiled function: cached on disk, GIL released.
+JIT_OPTIONS = dict(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+
+#: Fixed partition of the rows for deterministic reductions.
+N_ROW_RANGES = 32
+
+#: Target size in bytes of one block of rows of X; a block is read by the
+#: score GEMM and again by the gradient GEMM, so it should stay in L2.
+ROW_BLOCK_BYTES = 128 * 1024
+
+#: Bounds on the number of rows in one block.
+MIN_ROW_BLOCK = 16
+MAX_ROW_BLOCK = 512

@@ -1,0 +1,263 @@
+"""Fused loss/gradient and prediction kernels for dense, C-contiguous X.
+
+Design
+------
+One evaluation reads X once. The rows are split into ``N_ROW_RANGES``
+contiguous ranges (a constant, not the thread count) and ``prange`` runs over
+the ranges. Inside a range the rows are visited in blocks small enough that a
+block of X stays in L2 cache between the two matrix products that touch it:
+
+1. ``Z = X_block @ coef.T + intercept`` (BLAS, one thread per range);
+2. per row, in place: stable softmax and cross-entropy, then
+   ``Z[i] = s_i * (softmax(z_i) - onehot(y_i))``, the row's gradient factor;
+3. ``G = Z.T @ X_block`` (BLAS), added into the range's float64 partial.
+
+The caller adds the ranges' partials in range order (``reduce_partials``), so
+the result is bit-identical for any number of threads. Extra memory is
+``N_ROW_RANGES * n_classes * n_features`` float64 for the partials plus one
+block buffer per running range, independent of ``n_samples``; the n-by-K
+score matrix is never formed.
+
+Inside a block all arithmetic is in X's dtype (float32 X: float32 GEMMs and
+exponentials); block results go into float64 accumulators. The BLAS calls run
+inside ``prange``, so the caller must hold BLAS to one thread
+(``threadpoolctl``), which ``fastsoftmax._threads.kernel_threads`` does.
+
+Sample weights are an array of length ``n_samples`` or of length 0 (all ones);
+the intercept likewise is of length ``n_classes`` or 0 (no intercept).
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from ._config import (
+    JIT_OPTIONS,
+    MAX_ROW_BLOCK,
+    MIN_ROW_BLOCK,
+    N_ROW_RANGES,
+    ROW_BLOCK_BYTES,
+)
+from ._partition import range_bounds
+from .rows import row_argmax, softmax_cross_entropy_row, softmax_row
+
+
+def row_block_size(n_features, itemsize):
+    """Rows per block so that one block of X is about ``ROW_BLOCK_BYTES``."""
+    rows = ROW_BLOCK_BYTES // max(1, n_features * itemsize)
+    return int(min(MAX_ROW_BLOCK, max(MIN_ROW_BLOCK, rows)))
+
+
+@njit(**JIT_OPTIONS)
+def _add_intercept(scores, intercept):
+    if intercept.shape[0] > 0:
+        for i in range(scores.shape[0]):
+            for k in range(scores.shape[1]):
+                scores[i, k] += intercept[k]
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def dense_loss_gradient(
+    X, y, sample_weight, coef, intercept, row_block, grad_partials, intercept_partials
+):
+    """Weighted sum of cross-entropies and per-range gradient partials.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64, C order
+    y : ndarray of shape (n_samples,), integer class codes in [0, n_classes)
+    sample_weight : ndarray of shape (n_samples,) or (0,), dtype of X
+    coef : ndarray of shape (n_classes, n_features), dtype of X
+    intercept : ndarray of shape (n_classes,) or (0,), dtype of X
+    row_block : int
+        Rows per block.
+    grad_partials : ndarray of shape (N_ROW_RANGES, n_classes, n_features), float64
+        Overwritten with each range's ``sum_i s_i (p_i - e_{y_i}) x_i``.
+    intercept_partials : ndarray of shape (N_ROW_RANGES, n_classes), float64
+        Overwritten with each range's ``sum_i s_i (p_i - e_{y_i})``.
+
+    Returns
+    -------
+    loss_partials : ndarray of shape (N_ROW_RANGES,), float64
+        Each range's ``sum_i s_i * l_i``.
+    """
+    n_samples, n_features = X.shape
+    n_classes = coef.shape[0]
+    weighted = sample_weight.shape[0] > 0
+    coef_t = coef.T
+    loss_partials = np.zeros(N_ROW_RANGES)
+    for r in prange(N_ROW_RANGES):
+        start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
+        scores = np.empty((row_block, n_classes), dtype=X.dtype)
+        block_grad = np.empty((n_classes, n_features), dtype=X.dtype)
+        grad_r = grad_partials[r]
+        icpt_r = intercept_partials[r]
+        grad_r[:, :] = 0.0
+        icpt_r[:] = 0.0
+        loss_r = 0.0
+        for b0 in range(start, stop, row_block):
+            b1 = min(b0 + row_block, stop)
+            x_block = X[b0:b1]
+            z_block = scores[: b1 - b0]
+            np.dot(x_block, coef_t, z_block)
+            _add_intercept(z_block, intercept)
+            for i in range(b1 - b0):
+                z = z_block[i]
+                label = y[b0 + i]
+                w = sample_weight[b0 + i] if weighted else X.dtype.type(1)
+                loss_r += w * softmax_cross_entropy_row(z, label, z)
+                z[label] -= 1
+                for k in range(n_classes):
+                    z[k] *= w
+                    icpt_r[k] += z[k]
+            np.dot(z_block.T, x_block, block_grad)
+            for k in range(n_classes):
+                for j in range(n_features):
+                    grad_r[k, j] += block_grad[k, j]
+        loss_partials[r] = loss_r
+    return loss_partials
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def dense_loss(X, y, sample_weight, coef, intercept, row_block):
+    """Loss-only variant of :func:`dense_loss_gradient` (for line searches).
+
+    Returns
+    -------
+    loss_partials : ndarray of shape (N_ROW_RANGES,), float64
+    """
+    n_samples = X.shape[0]
+    n_classes = coef.shape[0]
+    weighted = sample_weight.shape[0] > 0
+    coef_t = coef.T
+    loss_partials = np.zeros(N_ROW_RANGES)
+    for r in prange(N_ROW_RANGES):
+        start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
+        scores = np.empty((row_block, n_classes), dtype=X.dtype)
+        loss_r = 0.0
+        for b0 in range(start, stop, row_block):
+            b1 = min(b0 + row_block, stop)
+            z_block = scores[: b1 - b0]
+            np.dot(X[b0:b1], coef_t, z_block)
+            _add_intercept(z_block, intercept)
+            for i in range(b1 - b0):
+                w = sample_weight[b0 + i] if weighted else X.dtype.type(1)
+                loss_r += w * softmax_cross_entropy_row(z_block[i], y[b0 + i], z_block[i])
+        loss_partials[r] = loss_r
+    return loss_partials
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def reduce_partials(
+    grad_partials, intercept_partials, scale, coef, l2_reg_strength,
+    grad_coef_out, grad_intercept_out,
+):
+    """Add the ranges' gradient partials in range order, scale, add the L2 term.
+
+    Writes ``grad_coef_out = scale * sum_r grad_partials[r] + l2 * coef`` and
+    ``grad_intercept_out = scale * sum_r intercept_partials[r]`` (if it has
+    length > 0). The order of the additions is fixed, whatever the threads.
+
+    Parameters
+    ----------
+    grad_partials : ndarray of shape (n_ranges, n_classes, n_features), float64
+    intercept_partials : ndarray of shape (n_ranges, n_classes), float64
+    scale : float
+        ``1 / sum_i s_i``.
+    coef : ndarray of shape (n_classes, n_features)
+    l2_reg_strength : float
+    grad_coef_out : ndarray of shape (n_classes, n_features), float64
+    grad_intercept_out : ndarray of shape (n_classes,) or (0,), float64
+    """
+    n_ranges, n_classes, n_features = grad_partials.shape
+    for k in prange(n_classes):
+        for j in range(n_features):
+            total = 0.0
+            for r in range(n_ranges):
+                total += grad_partials[r, k, j]
+            grad_coef_out[k, j] = scale * total + l2_reg_strength * coef[k, j]
+        if grad_intercept_out.shape[0] > 0:
+            total = 0.0
+            for r in range(n_ranges):
+                total += intercept_partials[r, k]
+            grad_intercept_out[k] = scale * total
+
+
+def sum_in_order(partials):
+    """Sum of a 1-D array from first to last entry, as a Python float.
+
+    Loss partials are few (one per row range); adding them in a fixed order in
+    Python keeps every caller's result identical, whatever the compiler does.
+    """
+    total = 0.0
+    for value in partials.tolist():
+        total += value
+    return total
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def dense_scores(X, coef, intercept, row_block, out):
+    """Scores ``X @ coef.T + intercept`` written into ``out``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), C order
+    coef : ndarray of shape (n_classes, n_features), dtype of X
+    intercept : ndarray of shape (n_classes,) or (0,), dtype of X
+    row_block : int
+    out : ndarray of shape (n_samples, n_classes), dtype of X, C order
+    """
+    n_samples = X.shape[0]
+    coef_t = coef.T
+    n_blocks = (n_samples + row_block - 1) // row_block
+    for blk in prange(n_blocks):
+        b0 = blk * row_block
+        b1 = min(b0 + row_block, n_samples)
+        z_block = out[b0:b1]
+        np.dot(X[b0:b1], coef_t, z_block)
+        _add_intercept(z_block, intercept)
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def dense_proba(X, coef, intercept, row_block, out):
+    """Class probabilities ``softmax(X @ coef.T + intercept)`` written into ``out``.
+
+    Each block's scores are turned into probabilities while still in cache.
+    Parameters as for :func:`dense_scores`.
+    """
+    n_samples = X.shape[0]
+    coef_t = coef.T
+    n_blocks = (n_samples + row_block - 1) // row_block
+    for blk in prange(n_blocks):
+        b0 = blk * row_block
+        b1 = min(b0 + row_block, n_samples)
+        z_block = out[b0:b1]
+        np.dot(X[b0:b1], coef_t, z_block)
+        _add_intercept(z_block, intercept)
+        for i in range(b1 - b0):
+            softmax_row(z_block[i], z_block[i])
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def dense_predict(X, coef, intercept, row_block, out):
+    """Arg-max class code per row, with only a block of scores in memory.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), C order
+    coef : ndarray of shape (n_classes, n_features), dtype of X
+    intercept : ndarray of shape (n_classes,) or (0,), dtype of X
+    row_block : int
+    out : ndarray of shape (n_samples,), int64
+    """
+    n_samples = X.shape[0]
+    n_classes = coef.shape[0]
+    coef_t = coef.T
+    n_blocks = (n_samples + row_block - 1) // row_block
+    for blk in prange(n_blocks):
+        b0 = blk * row_block
+        b1 = min(b0 + row_block, n_samples)
+        z_block = np.empty((b1 - b0, n_classes), dtype=X.dtype)
+        np.dot(X[b0:b1], coef_t, z_block)
+        _add_intercept(z_block, intercept)
+        for i in range(b1 - b0):
+            out[b0 + i] = row_argmax(z_block[i])

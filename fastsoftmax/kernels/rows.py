@@ -1,0 +1,184 @@
+"""Row helpers: stable softmax arithmetic on one row of scores.
+
+These are the building blocks of every kernel in this package and part of the
+public backend: they are plain ``@njit`` functions (not parallel), so a user's
+own ``@njit`` code can call them::
+
+    from numba import njit
+    from fastsoftmax.kernels.rows import row_logsumexp
+
+    @njit
+    def mean_logsumexp(Z):
+        total = 0.0
+        for i in range(Z.shape[0]):
+            total += row_logsumexp(Z[i])
+        return total / Z.shape[0]
+
+Every helper works in the dtype of its input row (float32 rows give float32
+arithmetic) and is stable: the row maximum is subtracted before ``exp``, so
+scores of +-1e4 do not overflow and a row of ``-inf`` except one entry gives
+probability exactly 1 for that entry. A row whose scores are all ``-inf`` has
+no defined softmax; the helpers then return NaN probabilities and a
+log-sum-exp of ``-inf``.
+"""
+
+import numpy as np
+from numba import njit
+
+from ._config import JIT_OPTIONS
+
+
+@njit(**JIT_OPTIONS)
+def row_max(z):
+    """Largest entry of a 1-D array of scores.
+
+    Parameters
+    ----------
+    z : ndarray of shape (n_classes,)
+
+    Returns
+    -------
+    float
+        ``max(z)``; ``-inf`` if every entry is ``-inf``.
+    """
+    m = z[0]
+    for k in range(1, z.shape[0]):
+        if z[k] > m:
+            m = z[k]
+    return m
+
+
+@njit(**JIT_OPTIONS)
+def row_argmax(z):
+    """Index of the first largest entry of a 1-D array of scores.
+
+    Parameters
+    ----------
+    z : ndarray of shape (n_classes,)
+
+    Returns
+    -------
+    int
+    """
+    best = 0
+    m = z[0]
+    for k in range(1, z.shape[0]):
+        if z[k] > m:
+            m = z[k]
+            best = k
+    return best
+
+
+@njit(**JIT_OPTIONS)
+def row_logsumexp(z):
+    """Stable ``log(sum(exp(z)))`` of a 1-D array of scores.
+
+    Parameters
+    ----------
+    z : ndarray of shape (n_classes,)
+
+    Returns
+    -------
+    float
+        In the dtype of ``z``; ``-inf`` if every entry is ``-inf``.
+    """
+    m = row_max(z)
+    if m == -np.inf:
+        return m
+    total = z.dtype.type(0)
+    for k in range(z.shape[0]):
+        total += np.exp(z[k] - m)
+    return m + np.log(total)
+
+
+@njit(**JIT_OPTIONS)
+def softmax_row(z, out):
+    """Write ``softmax(z)`` into ``out`` and return ``logsumexp(z)``.
+
+    ``out`` may be ``z`` itself (in-place softmax): each entry is read before
+    it is written.
+
+    Parameters
+    ----------
+    z : ndarray of shape (n_classes,)
+        Scores.
+    out : ndarray of shape (n_classes,)
+        Receives the probabilities; same dtype as ``z``.
+
+    Returns
+    -------
+    float
+        ``logsumexp(z)``, computed on the way at no extra cost.
+    """
+    m = row_max(z)
+    total = z.dtype.type(0)
+    for k in range(z.shape[0]):
+        e = np.exp(z[k] - m)
+        out[k] = e
+        total += e
+    inv_total = z.dtype.type(1) / total
+    for k in range(z.shape[0]):
+        out[k] *= inv_total
+    return m + np.log(total)
+
+
+@njit(**JIT_OPTIONS)
+def log_softmax_row(z, out):
+    """Write ``log(softmax(z)) = z - logsumexp(z)`` into ``out``.
+
+    ``out`` may be ``z`` itself.
+
+    Parameters
+    ----------
+    z : ndarray of shape (n_classes,)
+    out : ndarray of shape (n_classes,)
+
+    Returns
+    -------
+    float
+        ``logsumexp(z)``.
+    """
+    lse = row_logsumexp(z)
+    for k in range(z.shape[0]):
+        out[k] = z[k] - lse
+    return lse
+
+
+@njit(**JIT_OPTIONS)
+def cross_entropy_row(z, label):
+    """Cross-entropy ``logsumexp(z) - z[label]`` of one row of scores.
+
+    Parameters
+    ----------
+    z : ndarray of shape (n_classes,)
+    label : int
+        Class code in ``[0, n_classes)``.
+
+    Returns
+    -------
+    float
+    """
+    return row_logsumexp(z) - z[label]
+
+
+@njit(**JIT_OPTIONS)
+def softmax_cross_entropy_row(z, label, out):
+    """Fused softmax and cross-entropy of one row: the heart of the loss kernels.
+
+    Writes ``softmax(z)`` into ``out`` (which may be ``z``) and returns
+    ``logsumexp(z) - z[label]``, with one ``exp`` per class.
+
+    Parameters
+    ----------
+    z : ndarray of shape (n_classes,)
+    label : int
+        Class code in ``[0, n_classes)``.
+    out : ndarray of shape (n_classes,)
+
+    Returns
+    -------
+    float
+        The row's cross-entropy, in the dtype of ``z``.
+    """
+    z_label = z[label]  # read before an in-place softmax overwrites it
+    return softmax_row(z, out) - z_label

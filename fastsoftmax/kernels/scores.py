@@ -1,0 +1,57 @@
+"""Parallel row-wise kernels on a given matrix of scores Z (n_samples, n_classes).
+
+Thin ``prange`` loops over the row helpers of :mod:`fastsoftmax.kernels.rows`.
+Reductions over rows (the cross-entropy) use the same fixed partition into
+``N_ROW_RANGES`` ranges as the loss kernels, so they do not depend on the
+number of threads.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from ._config import JIT_OPTIONS, N_ROW_RANGES
+from ._partition import range_bounds
+from .rows import cross_entropy_row, log_softmax_row, row_logsumexp, softmax_row
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def softmax_rows(Z, out):
+    """``out[i] = softmax(Z[i])`` for every row; ``out`` may be ``Z``."""
+    for i in prange(Z.shape[0]):
+        softmax_row(Z[i], out[i])
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def log_softmax_rows(Z, out):
+    """``out[i] = Z[i] - logsumexp(Z[i])`` for every row; ``out`` may be ``Z``."""
+    for i in prange(Z.shape[0]):
+        log_softmax_row(Z[i], out[i])
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def logsumexp_rows(Z, out):
+    """``out[i] = logsumexp(Z[i])`` for every row."""
+    for i in prange(Z.shape[0]):
+        out[i] = row_logsumexp(Z[i])
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def cross_entropy_sum(Z, y, sample_weight):
+    """``sum_i s_i * (logsumexp(Z[i]) - Z[i, y[i]])`` in float64.
+
+    ``sample_weight`` has length ``n_samples`` or 0 (all ones).
+    """
+    n_samples = Z.shape[0]
+    weighted = sample_weight.shape[0] > 0
+    partials = np.zeros(N_ROW_RANGES)
+    for r in prange(N_ROW_RANGES):
+        start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
+        total = 0.0
+        for i in range(start, stop):
+            w = sample_weight[i] if weighted else 1.0
+            total += w * cross_entropy_row(Z[i], y[i])
+        partials[r] = total
+    result = 0.0
+    for r in range(N_ROW_RANGES):
+        result += partials[r]
+    return result

@@ -1,0 +1,7 @@
+"""Solvers: minimise an objective plus a penalty. They know nothing of Numba
+or of data formats: they call ``objective.loss_gradient`` / ``objective.loss``
+on flat float64 vectors and ``objective.unpack`` to find the coefficients."""
+
+from .lbfgs import SolverResult, minimize_lbfgs
+
+__all__ = ["SolverResult", "minimize_lbfgs"]

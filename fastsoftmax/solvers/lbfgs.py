@@ -1,0 +1,99 @@
+"""L-BFGS through :func:`scipy.optimize.minimize` for smooth penalties."""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+
+
+@dataclass
+class SolverResult:
+    """What a solver returns.
+
+    Attributes
+    ----------
+    w : ndarray of shape (n_params,)
+        Final flat parameter vector.
+    objective : float
+        Objective (data term + penalty) at ``w``.
+    n_iter : int
+        Iterations taken.
+    n_evaluations : int
+        Loss/gradient evaluations (passes over the data).
+    converged : bool
+        False if the iteration limit stopped the solver or its line search
+        could make no progress.
+    message : str
+        The optimiser's own account of why it stopped.
+    """
+
+    w: np.ndarray
+    objective: float
+    n_iter: int
+    n_evaluations: int
+    converged: bool
+    message: str
+
+
+def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0):
+    """Minimise ``objective(w) + penalty(coef)`` with L-BFGS-B.
+
+    Stops when the largest absolute entry of the gradient is at most ``tol``
+    (scipy's ``gtol``), after ``max_iter`` iterations, or when a step no
+    longer decreases the objective at machine precision.
+
+    Parameters
+    ----------
+    objective : object
+        Has ``n_params``, ``unpack(w)`` and ``loss_gradient(w, grad_out)``.
+    penalty : object
+        Smooth penalty with ``value(coef)`` and ``add_gradient(coef, grad_out)``.
+    w0 : ndarray of shape (n_params,)
+        Starting point.
+    tol : float
+    max_iter : int
+    verbose : int
+        If > 0, print the objective and gradient norm at every evaluation.
+
+    Returns
+    -------
+    SolverResult
+    """
+    if not penalty.smooth:
+        raise ValueError("L-BFGS needs a smooth penalty; use a proximal solver.")
+    grad = np.empty(objective.n_params)
+    n_evaluations = 0
+
+    def fun(w):
+        nonlocal n_evaluations
+        n_evaluations += 1
+        value = objective.loss_gradient(w, grad)
+        coef, _ = objective.unpack(w)
+        grad_coef, _ = objective.unpack(grad)
+        value += penalty.value(coef)
+        penalty.add_gradient(coef, grad_coef)
+        if verbose > 0:
+            print(f"evaluation {n_evaluations}: objective {value:.12g}, "
+                  f"max |gradient| {np.max(np.abs(grad)):.3e}")
+        # scipy memoises the returned gradient by reference; the buffer is
+        # overwritten by the next evaluation, so hand it a copy.
+        return value, grad.copy()
+
+    result = minimize(
+        fun, w0, method="L-BFGS-B", jac=True,
+        options={
+            "maxiter": max_iter,
+            "maxfun": max(15000, 2 * max_iter),
+            "gtol": tol,
+            # Stop on the gradient, not on small relative decreases of F.
+            "ftol": 64 * np.finfo(float).eps,
+            "maxls": 50,
+        },
+    )
+    # status 0: the gradient or the objective's decrease reached its tolerance;
+    # 1: max_iter or maxfun reached; 2: the line search failed (no progress).
+    converged = result.status == 0
+    return SolverResult(
+        w=result.x, objective=float(result.fun), n_iter=int(result.nit),
+        n_evaluations=n_evaluations, converged=converged, message=str(result.message),
+    )
