@@ -49,7 +49,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         "auto" picks L-BFGS for the smooth penalties.
     tol : float, default=1e-4
         Stop when the largest absolute entry of the gradient of ``F`` is at
-        most ``tol``.
+        most ``tol``. The solver also stops, without a warning, when ``F`` no
+        longer decreases in float64 arithmetic (relative change below about
+        1e-14); a ``tol`` below about 1e-8 may end there first.
     max_iter : int, default=100
         Maximum solver iterations; reaching it gives a ``ConvergenceWarning``.
     class_weight : dict, "balanced" or None, default=None
@@ -192,9 +194,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             )
         if not result.converged:
             warnings.warn(
-                f"SoftmaxRegression did not converge: {result.message} after "
-                f"{result.n_iter} iterations. Increase max_iter, scale the "
-                "features, or loosen tol.",
+                f"SoftmaxRegression did not converge to tol={self.tol}: "
+                f"{result.message} after {result.n_iter} iterations. Increase "
+                "max_iter, scale the features, or loosen tol.",
                 ConvergenceWarning,
                 stacklevel=2,
             )

@@ -93,7 +93,11 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0):
     # status 0: the gradient or the objective's decrease reached its tolerance;
     # 1: max_iter or maxfun reached; 2: the line search failed (no progress).
     converged = result.status == 0
+    if result.status == 1:
+        message = f"the iteration limit was reached (max_iter={max_iter})"
+    else:
+        message = f"L-BFGS-B stopped with: {result.message}"
     return SolverResult(
         w=result.x, objective=float(result.fun), n_iter=int(result.nit),
-        n_evaluations=n_evaluations, converged=converged, message=str(result.message),
+        n_evaluations=n_evaluations, converged=converged, message=message,
     )
