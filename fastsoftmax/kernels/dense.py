@@ -48,11 +48,13 @@ def row_block_size(n_features, itemsize):
 
 
 @njit(**JIT_OPTIONS)
-def _add_intercept(scores, intercept):
+def _block_scores(x_block, coef_t, intercept, z_block):
+    """``z_block = x_block @ coef_t + intercept`` (BLAS GEMM, then the intercept)."""
+    np.dot(x_block, coef_t, z_block)
     if intercept.shape[0] > 0:
-        for i in range(scores.shape[0]):
-            for k in range(scores.shape[1]):
-                scores[i, k] += intercept[k]
+        for i in range(z_block.shape[0]):
+            for k in range(z_block.shape[1]):
+                z_block[i, k] += intercept[k]
 
 
 @njit(parallel=True, **JIT_OPTIONS)
@@ -98,8 +100,7 @@ def dense_loss_gradient(
             b1 = min(b0 + row_block, stop)
             x_block = X[b0:b1]
             z_block = scores[: b1 - b0]
-            np.dot(x_block, coef_t, z_block)
-            _add_intercept(z_block, intercept)
+            _block_scores(x_block, coef_t, intercept, z_block)
             for i in range(b1 - b0):
                 z = z_block[i]
                 label = y[b0 + i]
@@ -137,8 +138,7 @@ def dense_loss(X, y, sample_weight, coef, intercept, row_block):
         for b0 in range(start, stop, row_block):
             b1 = min(b0 + row_block, stop)
             z_block = scores[: b1 - b0]
-            np.dot(X[b0:b1], coef_t, z_block)
-            _add_intercept(z_block, intercept)
+            _block_scores(X[b0:b1], coef_t, intercept, z_block)
             for i in range(b1 - b0):
                 w = sample_weight[b0 + i] if weighted else X.dtype.type(1)
                 loss_r += w * softmax_cross_entropy_row(z_block[i], y[b0 + i], z_block[i])
@@ -213,8 +213,7 @@ def dense_scores(X, coef, intercept, row_block, out):
         b0 = blk * row_block
         b1 = min(b0 + row_block, n_samples)
         z_block = out[b0:b1]
-        np.dot(X[b0:b1], coef_t, z_block)
-        _add_intercept(z_block, intercept)
+        _block_scores(X[b0:b1], coef_t, intercept, z_block)
 
 
 @njit(parallel=True, **JIT_OPTIONS)
@@ -231,8 +230,7 @@ def dense_proba(X, coef, intercept, row_block, out):
         b0 = blk * row_block
         b1 = min(b0 + row_block, n_samples)
         z_block = out[b0:b1]
-        np.dot(X[b0:b1], coef_t, z_block)
-        _add_intercept(z_block, intercept)
+        _block_scores(X[b0:b1], coef_t, intercept, z_block)
         for i in range(b1 - b0):
             softmax_row(z_block[i], z_block[i])
 
@@ -257,7 +255,6 @@ def dense_predict(X, coef, intercept, row_block, out):
         b0 = blk * row_block
         b1 = min(b0 + row_block, n_samples)
         z_block = np.empty((b1 - b0, n_classes), dtype=X.dtype)
-        np.dot(X[b0:b1], coef_t, z_block)
-        _add_intercept(z_block, intercept)
+        _block_scores(X[b0:b1], coef_t, intercept, z_block)
         for i in range(b1 - b0):
             out[b0 + i] = row_argmax(z_block[i])
