@@ -2,8 +2,8 @@
 
 pytest-benchmark's table shows times only. A time means little without the
 objective value it bought, so every benchmark also adds a row to a
-comparison report (time, loss or objective, iterations, fraction of the
-roofline), printed at the end of the session beside the machine's measured
+comparison report (time, objective, iterations, time over the roofline
+bound), printed at the end of the session beside the machine's measured
 bandwidth and GEMM rates.
 """
 
@@ -32,7 +32,7 @@ _FORMATS = {
     "min_s": "{:.4g}",
     "objective": "{:.12g}",
     "max_abs_grad": "{:.2e}",
-    "roofline_frac": "{:.3f}",
+    "time_over_roofline": "{:.1f}",
     "speedup": "{:.1f}x",
 }
 
@@ -61,7 +61,7 @@ def pytest_terminal_summary(terminalreporter, config):
             sklearn_time = times.get((row["group"], "sklearn"))
             row["speedup"] = sklearn_time / row["min_s"] if sklearn_time else None
     columns = ["group", "impl", "min_s", "objective", "n_iter", "max_abs_grad",
-               "roofline_frac", "speedup"]
+               "time_over_roofline", "speedup"]
     table = [columns] + [[_format(c, row.get(c)) for c in columns] for row in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
     for line in table:
