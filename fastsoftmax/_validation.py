@@ -7,7 +7,7 @@ never modifies the caller's arrays: conversions make new arrays.
 import numbers
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .kernels._config import JIT_OPTIONS
 
@@ -52,12 +52,21 @@ def check_all_finite(arr, name):
         )
 
 
-@njit(**JIT_OPTIONS)
+# No fast-math here: LLVM may then assume finite values and fold the test away.
+@njit(parallel=True, **dict(JIT_OPTIONS, fastmath=False))
 def _all_finite(flat):
-    for v in flat:
-        if not np.isfinite(v):
-            return False
-    return True
+    # A parallel, branch-free scan (counting finite values vectorises where an
+    # early exit would not): on large X this check is a full read of the data.
+    n_chunks = 64
+    counts = np.zeros(n_chunks, dtype=np.int64)
+    for c in prange(n_chunks):
+        start = (c * flat.shape[0]) // n_chunks
+        stop = ((c + 1) * flat.shape[0]) // n_chunks
+        count = 0
+        for i in range(start, stop):
+            count += np.isfinite(flat[i])
+        counts[c] = count
+    return counts.sum() == flat.shape[0]
 
 
 def check_scores(Z):

@@ -145,7 +145,8 @@ def cross_entropy(Z, y, *, sample_weight=None):
 
 
 def loss_gradient(
-    coef, intercept, X, y, *, sample_weight=None, l2_reg_strength=0.0, n_threads=None
+    coef, intercept, X, y, *, sample_weight=None, l2_reg_strength=0.0, n_threads=None,
+    check_finite=True,
 ):
     """Loss and gradient of L2-regularised softmax regression, in one pass over X.
 
@@ -170,6 +171,10 @@ def loss_gradient(
     n_threads : int, optional
         Threads for the kernel; None uses all cores. The result is the same
         bits for every thread count.
+    check_finite : bool, default=True
+        Scan X for NaN and inf first. That scan reads X once more; an
+        optimiser that calls this function many times on the same, already
+        checked X may pass False (non-finite X then gives a NaN loss).
 
     Returns
     -------
@@ -186,7 +191,8 @@ def loss_gradient(
     n_samples, n_features = X.shape
     if n_samples == 0:
         raise ValueError("X has no rows; the loss of no samples is undefined.")
-    check_all_finite(X, "X")
+    if check_finite:
+        check_all_finite(X, "X")
     X = np.ascontiguousarray(X)
     coef = as_float_array(coef, "coef", 2).astype(np.float64)
     if coef.shape[1] != n_features:

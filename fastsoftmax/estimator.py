@@ -195,8 +195,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if not result.converged:
             warnings.warn(
                 f"SoftmaxRegression did not converge to tol={self.tol}: "
-                f"{result.message} after {result.n_iter} iterations. Increase "
-                "max_iter, scale the features, or loosen tol.",
+                f"{result.message}. Increase max_iter, scale the features, or "
+                "loosen tol.",
                 ConvergenceWarning,
                 stacklevel=2,
             )

@@ -241,3 +241,15 @@ def test_loss_gradient_bad_input(kwargs, error, match):
         fs.loss_gradient(
             args.pop("coef"), args.pop("intercept"), args.pop("X"), args.pop("y"), **args
         )
+
+
+def test_check_finite_false_skips_the_scan_only():
+    X, y, sw, coef, intercept = make_problem(50, 4, 3)
+    checked = fs.loss_gradient(coef, intercept, X, y, sample_weight=sw)
+    unchecked = fs.loss_gradient(coef, intercept, X, y, sample_weight=sw, check_finite=False)
+    assert checked[0] == unchecked[0]
+    assert_array_equal(checked[1], unchecked[1])
+    X[7, 2] = np.inf
+    with pytest.raises(ValueError, match="inf"):
+        fs.loss_gradient(coef, intercept, X, y)
+    assert np.isnan(fs.loss_gradient(coef, intercept, X, y, check_finite=False)[0])

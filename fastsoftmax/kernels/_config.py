@@ -4,7 +4,9 @@
 It deliberately leaves out ``nnan`` and ``ninf``: a softmax must handle rows
 of ``-inf`` scores (masked classes) and the compiler may not assume they never
 occur. ``reassoc`` and ``contract`` let LLVM vectorise reductions and fuse
-multiply-adds; ``arcp`` and ``nsz`` are harmless for this arithmetic.
+multiply-adds; ``arcp`` turns divisions by a row's sum into multiplications.
+``nsz`` is left out too: together with ``reassoc`` it lets LLVM fold
+``x - x`` to 0 even for infinite ``x``.
 
 ``N_ROW_RANGES`` is the fixed number of contiguous row ranges a loss/gradient
 evaluation is split into. Each range accumulates its own partial gradient in
@@ -13,7 +15,7 @@ on the number of threads or on scheduling. It is a constant, never the thread
 count.
 """
 
-FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
+FASTMATH = {"reassoc", "contract", "arcp"}
 
 #: Options for every compiled function: cached on disk, GIL released.
 JIT_OPTIONS = dict(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")

@@ -96,7 +96,7 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0):
     if result.status == 1:
         message = f"the iteration limit was reached (max_iter={max_iter})"
     else:
-        message = f"L-BFGS-B stopped with: {result.message}"
+        message = f"L-BFGS-B stopped after {result.nit} iterations: {result.message}"
     return SolverResult(
         w=result.x, objective=float(result.fun), n_iter=int(result.nit),
         n_evaluations=n_evaluations, converged=converged, message=message,
