@@ -50,12 +50,12 @@ def check_estimator_params(est):
     if not _is_int(est.max_iter) or est.max_iter < 1:
         raise ValueError(f"{name}: max_iter must be an int >= 1, got {est.max_iter!r}.")
     cw = est.class_weight
-    if not (cw is None or cw == "balanced" or isinstance(cw, dict)):
+    if not (cw is None or (isinstance(cw, str) and cw == "balanced") or isinstance(cw, dict)):
         raise ValueError(
             f"{name}: class_weight must be None, 'balanced' or a dict "
             f"{{label: weight}}, got {cw!r}."
         )
-    if not _is_int(est.verbose) or est.verbose < 0:
+    if not isinstance(est.verbose, numbers.Integral) or est.verbose < 0:
         raise ValueError(f"{name}: verbose must be an int >= 0, got {est.verbose!r}.")
     for param in ("n_threads", "n_jobs"):
         value = getattr(est, param)

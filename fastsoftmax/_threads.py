@@ -5,13 +5,25 @@ kernel call needs two settings at once: Numba's thread count, and BLAS held to
 one thread (otherwise each Numba thread would start its own BLAS threads and
 the cores would be oversubscribed). :func:`kernel_threads` applies both and
 restores the previous values on exit, even on error.
+
+Numba's thread count is a per-thread setting, but the BLAS limit is
+process-wide. Several Python threads may run kernels at once (the kernels
+release the GIL), so the BLAS limit is reference-counted under a lock: the
+first thread to enter sets it, the last to leave restores it, and no thread
+ever runs a kernel with BLAS unrestricted in between.
 """
 
 import numbers
+import threading
 from contextlib import contextmanager
 
 import numba
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
+
+_lock = threading.Lock()
+_active_users = 0
+_blas_limit = None  # the threadpoolctl limiter while _active_users > 0
+_controller = None  # built once: scanning the loaded libraries is slow
 
 
 def resolve_n_threads(n_threads):
@@ -44,21 +56,51 @@ def resolve_n_threads(n_threads):
     return min(n_threads, maximum)
 
 
+def _enter_single_threaded_blas():
+    global _active_users, _blas_limit, _controller
+    with _lock:
+        if _active_users == 0:
+            if _controller is None:
+                # Importing scipy.linalg loads the BLAS that Numba calls, so
+                # the controller sees it.
+                import scipy.linalg  # noqa: F401
+
+                _controller = ThreadpoolController()
+            _blas_limit = _controller.limit(limits=1, user_api="blas")
+        _active_users += 1
+
+
+def _leave_single_threaded_blas():
+    global _active_users, _blas_limit
+    with _lock:
+        _active_users -= 1
+        if _active_users == 0:
+            _blas_limit.restore_original_limits()
+            _blas_limit = None
+
+
 @contextmanager
 def kernel_threads(n_threads=None):
     """Run the enclosed kernel calls on ``n_threads`` Numba threads, BLAS on one.
+
+    Safe to use from several Python threads at once.
 
     Parameters
     ----------
     n_threads : int or None
         See :func:`resolve_n_threads`.
+
+    Yields
+    ------
+    int
+        The number of Numba threads in use.
     """
     resolved = resolve_n_threads(n_threads)
     previous = numba.get_num_threads()
     numba.set_num_threads(resolved)
+    _enter_single_threaded_blas()
     try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield resolved
+        yield resolved
     finally:
+        _leave_single_threaded_blas()
         numba.set_num_threads(previous)
-

@@ -42,6 +42,21 @@ def _check_out(out, Z):
     return out
 
 
+def _separate_or_same(Z, out):
+    """``Z`` itself, or a copy if ``out`` overlaps it without being it.
+
+    A row-wise kernel may write a row of ``out`` in place over the same row
+    of ``Z``; any other overlap would overwrite scores before they are read.
+    """
+    same = (
+        out.__array_interface__["data"][0] == Z.__array_interface__["data"][0]
+        and out.strides == Z.strides
+    )
+    if not same and np.shares_memory(Z, out):
+        return Z.copy()
+    return Z
+
+
 def softmax(Z, *, out=None):
     """Row-wise softmax: ``exp(Z[i]) / sum(exp(Z[i]))``, computed stably.
 
@@ -69,7 +84,7 @@ def softmax(Z, *, out=None):
     """
     Z = check_scores(Z)
     out = _check_out(out, Z)
-    softmax_rows(Z, out)
+    softmax_rows(_separate_or_same(Z, out), out)
     return out
 
 
@@ -90,7 +105,7 @@ def log_softmax(Z, *, out=None):
     """
     Z = check_scores(Z)
     out = _check_out(out, Z)
-    log_softmax_rows(Z, out)
+    log_softmax_rows(_separate_or_same(Z, out), out)
     return out
 
 

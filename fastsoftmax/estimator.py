@@ -49,9 +49,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         "auto" picks L-BFGS for the smooth penalties.
     tol : float, default=1e-4
         Stop when the largest absolute entry of the gradient of ``F`` is at
-        most ``tol``. The solver also stops, without a warning, when ``F`` no
-        longer decreases in float64 arithmetic (relative change below about
-        1e-14); a ``tol`` below about 1e-8 may end there first.
+        most ``tol``. If ``F`` stops decreasing in floating-point arithmetic
+        first (possible for ``tol`` below about 1e-8, or about 1e-6 with
+        float32 data), the fit stops there with a ``ConvergenceWarning`` that
+        gives the gradient reached.
     max_iter : int, default=100
         Maximum solver iterations; reaching it gives a ``ConvergenceWarning``.
     class_weight : dict, "balanced" or None, default=None
@@ -225,6 +226,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         per_class = compute_class_weight(
             self.class_weight, classes=classes, y=classes[y_codes]
         )
+        if not np.all(np.isfinite(per_class) & (per_class >= 0)):
+            raise ValueError(
+                f"class_weight must give finite weights >= 0, got {per_class.tolist()} "
+                f"for classes {classes.tolist()}."
+            )
         weights = per_class[y_codes]
         if sample_weight is not None:
             weights = weights * sample_weight

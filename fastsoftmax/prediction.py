@@ -61,8 +61,10 @@ def linear_log_proba(X, coef, intercept, n_threads=None):
     Computed from the scores (not as ``log`` of probabilities), so tiny
     probabilities keep their exact logarithm instead of becoming ``-inf``.
     """
-    scores = linear_scores(X, coef, intercept, n_threads)
+    coef, intercept, row_block = _kernel_args(X, coef, intercept)
+    scores = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype)
     with kernel_threads(n_threads):
+        dense_scores(X, coef, intercept, row_block, scores)
         log_softmax_rows(scores, scores)
     return scores
 

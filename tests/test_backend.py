@@ -253,3 +253,17 @@ def test_check_finite_false_skips_the_scan_only():
     with pytest.raises(ValueError, match="inf"):
         fs.loss_gradient(coef, intercept, X, y)
     assert np.isnan(fs.loss_gradient(coef, intercept, X, y, check_finite=False)[0])
+
+
+def test_partially_overlapping_out_is_handled(rng):
+    Z = rng.standard_normal((6, 3))
+    expected = ref.softmax(Z[::-1])
+    fs.softmax(Z[::-1], out=Z)
+    assert_allclose(Z, expected, rtol=1e-12)
+
+
+def test_zero_weight_removes_an_infinite_row():
+    Z = np.array([[0.0, -np.inf], [0.0, 1.0]])
+    value = fs.cross_entropy(Z, [1, 0], sample_weight=[0.0, 1.0])
+    assert value == pytest.approx(np.log1p(np.e))
+    assert fs.cross_entropy(Z, [1, 0]) == np.inf

@@ -49,7 +49,8 @@ def cross_entropy_sum(Z, y, sample_weight):
         total = 0.0
         for i in range(start, stop):
             w = sample_weight[i] if weighted else 1.0
-            total += w * cross_entropy_row(Z[i], y[i])
+            if w != 0:  # a zero weight removes the row, even an infinite loss
+                total += w * cross_entropy_row(Z[i], y[i])
         partials[r] = total
     result = 0.0
     for r in range(N_ROW_RANGES):

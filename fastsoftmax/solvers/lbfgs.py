@@ -21,8 +21,8 @@ class SolverResult:
     n_evaluations : int
         Loss/gradient evaluations (passes over the data).
     converged : bool
-        False if the iteration limit stopped the solver or its line search
-        could make no progress.
+        True only if the largest absolute entry of the gradient is at most
+        ``tol`` (not when the solver stopped for another reason).
     message : str
         The optimiser's own account of why it stopped.
     """
@@ -90,11 +90,18 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0):
             "maxls": 50,
         },
     )
-    # status 0: the gradient or the objective's decrease reached its tolerance;
-    # 1: max_iter or maxfun reached; 2: the line search failed (no progress).
-    converged = result.status == 0
-    if result.status == 1:
+    # status 0: the gradient or the objective's decrease reached its
+    # tolerance; 1: max_iter or maxfun reached; 2: the line search failed.
+    # Only the gradient rule counts as convergence: tol has one meaning.
+    max_abs_grad = float(np.max(np.abs(result.jac), initial=0.0))
+    converged = result.status == 0 and max_abs_grad <= tol
+    if result.status == 1 and result.nit >= max_iter:
         message = f"the iteration limit was reached (max_iter={max_iter})"
+    elif result.status == 0 and not converged:
+        message = (
+            f"the objective stopped decreasing at floating-point precision after "
+            f"{result.nit} iterations with max |gradient| = {max_abs_grad:.3g} > tol"
+        )
     else:
         message = f"L-BFGS-B stopped after {result.nit} iterations: {result.message}"
     return SolverResult(
