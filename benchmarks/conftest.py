@@ -61,7 +61,7 @@ def pytest_terminal_summary(terminalreporter, config):
             sklearn_time = times.get((row["group"], "sklearn"))
             row["speedup"] = sklearn_time / row["min_s"] if sklearn_time else None
     columns = ["group", "impl", "min_s", "objective", "n_iter", "max_abs_grad",
-               "time_over_roofline", "speedup"]
+               "zero_coefs", "time_over_roofline", "speedup"]
     table = [columns] + [[_format(c, row.get(c)) for c in columns] for row in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
     for line in table:

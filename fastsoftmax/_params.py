@@ -9,8 +9,9 @@ import numbers
 
 import numpy as np
 
-SUPPORTED_PENALTIES = ("l2", None)
-SUPPORTED_SOLVERS = ("auto", "lbfgs")
+SUPPORTED_PENALTIES = ("auto", "l2", "l1", "elasticnet", "group_lasso", None)
+SMOOTH_PENALTIES = ("l2", None)
+SUPPORTED_SOLVERS = ("auto", "lbfgs", "proximal")
 SKLEARN_SOLVERS = ("newton-cg", "newton-cholesky", "sag", "saga", "liblinear")
 
 
@@ -29,21 +30,21 @@ def check_estimator_params(est):
         raise ValueError(
             f"{name}: C must be a positive number (np.inf for no penalty), got {est.C!r}."
         )
-    if est.penalty == "none":
-        raise ValueError(f"{name}: penalty='none' is spelled penalty=None.")
-    if est.penalty not in SUPPORTED_PENALTIES:
-        raise ValueError(
-            f"{name}: penalty={est.penalty!r} is not supported; use one of "
-            f"{SUPPORTED_PENALTIES}."
-        )
+    penalty, _ = resolve_penalty(est)
     if est.solver in SKLEARN_SOLVERS:
         raise ValueError(
             f"{name}: solver={est.solver!r} is a scikit-learn solver; fastsoftmax "
-            "uses solver='auto' (or 'lbfgs'), which reaches the same optimum."
+            "uses solver='auto' (L-BFGS for 'l2' or None, 'proximal' for 'l1', "
+            "'elasticnet' and 'group_lasso'), which reaches the same optimum."
         )
     if est.solver not in SUPPORTED_SOLVERS:
         raise ValueError(
             f"{name}: solver={est.solver!r} is not known; use one of {SUPPORTED_SOLVERS}."
+        )
+    if est.solver == "lbfgs" and penalty not in SMOOTH_PENALTIES:
+        raise ValueError(
+            f"{name}: solver='lbfgs' needs a smooth penalty ('l2' or None), but the "
+            f"penalty is {penalty!r}; use solver='proximal' or 'auto'."
         )
     if not _is_real(est.tol) or not np.isfinite(est.tol) or est.tol < 0:
         raise ValueError(f"{name}: tol must be a finite number >= 0, got {est.tol!r}.")
@@ -87,3 +88,54 @@ def check_estimator_params(est):
         raise ValueError(f"{name}: fit_intercept must be True or False, got {est.fit_intercept!r}.")
     if not isinstance(est.warm_start, (bool, np.bool_)):
         raise ValueError(f"{name}: warm_start must be True or False, got {est.warm_start!r}.")
+
+
+def resolve_penalty(est):
+    """The penalty and L1 ratio that ``penalty``, ``l1_ratio`` and ``C`` select.
+
+    Both scikit-learn spellings work: ``penalty=`` (scikit-learn < 1.8) and
+    ``l1_ratio`` alone with ``penalty="auto"`` (0 is L2, 1 is L1, between is
+    elastic-net; scikit-learn >= 1.8, whose ``penalty="deprecated"`` means the
+    same as "auto"). ``C=np.inf`` means no penalty. A pair that contradicts
+    itself is an error, never a silent choice.
+
+    Returns
+    -------
+    penalty : {"l2", "l1", "elasticnet", "group_lasso", None}
+    l1_ratio : float or None
+        Only for "elasticnet".
+    """
+    name = type(est).__name__
+    penalty, ratio = est.penalty, est.l1_ratio
+    if penalty == "none":
+        raise ValueError(f"{name}: penalty='none' is spelled penalty=None.")
+    if penalty == "deprecated":
+        penalty = "auto"
+    if penalty not in SUPPORTED_PENALTIES:
+        raise ValueError(
+            f"{name}: penalty={penalty!r} is not supported; use one of "
+            f"{SUPPORTED_PENALTIES}."
+        )
+    if ratio is not None and (not _is_real(ratio) or not 0 <= ratio <= 1):
+        raise ValueError(f"{name}: l1_ratio must be None or a number in [0, 1], got {ratio!r}.")
+    if ratio is None:
+        if penalty == "elasticnet":
+            raise ValueError(
+                f"{name}: penalty='elasticnet' needs l1_ratio in [0, 1] (the share "
+                "of the L1 term), e.g. l1_ratio=0.5."
+            )
+        resolved = "l2" if penalty == "auto" else penalty
+    elif penalty in ("auto", "elasticnet"):
+        resolved = "l2" if ratio == 0 else "l1" if ratio == 1 else "elasticnet"
+    else:
+        implied = {"l2": 0, "l1": 1}.get(penalty)
+        if implied is None or ratio != implied:
+            raise ValueError(
+                f"{name}: penalty={penalty!r} contradicts l1_ratio={ratio!r}. Pass "
+                "l1_ratio alone (0 is L2, 1 is L1, between is elastic-net), or "
+                "penalty='elasticnet' with l1_ratio, or penalty without l1_ratio."
+            )
+        resolved = penalty
+    if _is_real(est.C) and np.isinf(est.C):
+        resolved = None
+    return resolved, (float(ratio) if resolved == "elasticnet" else None)

@@ -241,5 +241,5 @@ def loss_gradient(
     grad_coef, grad_intercept = objective.unpack(grad)
     penalty = L2Penalty(l2)
     loss += penalty.value(coef)
-    penalty.add_gradient(coef, grad_coef)
+    penalty.add_smooth_gradient(coef, grad_coef)
     return loss, grad_coef, grad_intercept

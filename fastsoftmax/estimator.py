@@ -8,19 +8,20 @@ prediction functions.
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._params import check_estimator_params
+from ._params import check_estimator_params, resolve_penalty
 from ._threads import kernel_threads
 from ._validation import check_sample_weight
 from .objective import DenseObjective
 from .penalties import NoPenalty, make_penalty
 from .prediction import linear_log_proba, linear_predict, linear_proba, linear_scores
-from .solvers import minimize_lbfgs
+from .solvers import minimize_lbfgs, minimize_proximal
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
@@ -31,25 +32,45 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         F(W, b) = (1/S) * sum_i s_i * (logsumexp(z_i) - z_i[y_i]) + R(W) / (C * S)
 
     with ``z_i = W x_i + b``, sample weights ``s_i`` (times class weights),
-    ``S = sum_i s_i`` and ``R(W) = ||W||_F^2 / 2`` for ``penalty="l2"``. With
-    no weights this is the objective of scikit-learn's ``LogisticRegression``
-    for three or more classes at the same ``C``, so both reach the same model.
-    The intercept is never penalised.
+    ``S = sum_i s_i`` and
+
+    * ``R(W) = ||W||_F^2 / 2`` for ``penalty="l2"``;
+    * ``R(W) = ||W||_1`` for ``penalty="l1"``;
+    * ``R(W) = (1 - r)/2 ||W||_F^2 + r ||W||_1`` for ``penalty="elasticnet"``
+      with ``r = l1_ratio``;
+    * ``R(W) = sum_j ||W[:, j]||_2`` for ``penalty="group_lasso"``: a feature
+      is used by all classes or by none;
+    * ``R = 0`` for ``penalty=None`` or ``C=np.inf``.
+
+    With no weights this is the objective of scikit-learn's
+    ``LogisticRegression`` for three or more classes at the same ``C``, so
+    both reach the same model. The intercept is never penalised.
 
     Parameters
     ----------
     C : float, default=1.0
         Inverse regularisation strength, > 0. ``np.inf`` means no penalty.
-    penalty : {"l2"} or None, default="l2"
+    penalty : {"auto", "l2", "l1", "elasticnet", "group_lasso"} or None, default="auto"
+        "auto" means "l2", or what ``l1_ratio`` selects when it is given
+        (scikit-learn >= 1.8 style; "deprecated" is read as "auto").
         ``None`` fits the plain cross-entropy (the optimum may not exist on
         separable data).
+    l1_ratio : float in [0, 1] or None, default=None
+        Share of the L1 term: with ``penalty="auto"`` 0 selects L2, 1 selects
+        L1, values between select elastic-net; required by
+        ``penalty="elasticnet"``. A value that contradicts ``penalty`` (say
+        ``penalty="l2", l1_ratio=1``) is an error.
     fit_intercept : bool, default=True
         Whether to fit the intercepts ``b``.
-    solver : {"auto", "lbfgs"}, default="auto"
-        "auto" picks L-BFGS for the smooth penalties.
+    solver : {"auto", "lbfgs", "proximal"}, default="auto"
+        "lbfgs" (scipy's L-BFGS-B) for the smooth penalties ("l2", None);
+        "proximal" (proximal L-BFGS) for any penalty; "auto" picks L-BFGS
+        when the penalty is smooth and "proximal" otherwise.
     tol : float, default=1e-4
         Stop when the largest absolute entry of the gradient of ``F`` is at
-        most ``tol``. If ``F`` stops decreasing in floating-point arithmetic
+        most ``tol``; for L1-type penalties, of its least-norm subgradient
+        (the gradient, with each entry at zero shrunk by the penalty), which
+        is zero exactly at the minimum. If ``F`` stops decreasing in floating-point arithmetic
         first (possible for ``tol`` below about 1e-8, or about 1e-6 with
         float32 data), the fit stops there with a ``ConvergenceWarning`` that
         gives the gradient reached.
@@ -86,7 +107,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         Class labels, sorted.
     coef_ : ndarray of shape (n_classes, n_features)
         Coefficients, float64. Two rows also when there are two classes (the
-        symmetric parametrisation).
+        symmetric parametrisation). L1-type penalties give exact zeros;
+        ``sparsify()`` stores them as a scipy.sparse matrix.
     intercept_ : ndarray of shape (n_classes,)
         Intercepts, summing to zero (zeros if ``fit_intercept=False``).
     n_iter_ : ndarray of shape (1,)
@@ -99,6 +121,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
+    With two classes and ``penalty="l1"`` the optimum equals scikit-learn's
+    binary L1 model at the same ``C``; for elastic-net at ``C' = 2C/(1+r)``
+    and ``r' = 2r/(1+r)``. With an even number of classes an L1 optimum may
+    not be unique (a column can shift by a constant within an interval).
+
     With two classes the model keeps two coefficient rows; ``decision_function``
     returns ``z_1 - z_0`` of shape (n_samples,). This equals scikit-learn's
     binary ``LogisticRegression`` fitted with ``2 * C``.
@@ -120,7 +147,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         C=1.0,
-        penalty="l2",
+        penalty="auto",
+        l1_ratio=None,
         fit_intercept=True,
         solver="auto",
         tol=1e-4,
@@ -137,6 +165,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     ):
         self.C = C
         self.penalty = penalty
+        self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
         self.solver = solver
         self.tol = tol
@@ -186,10 +215,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         sample_weight = self._combined_weights(sample_weight, y_codes, classes, X.shape[0])
 
         objective = DenseObjective(X, y_codes, sample_weight, classes.shape[0], self.fit_intercept)
-        penalty = make_penalty(self.penalty, self.C, objective.sum_weights)
+        penalty_name, l1_ratio = resolve_penalty(self)
+        penalty = make_penalty(penalty_name, self.C, objective.sum_weights, l1_ratio)
+        solve = minimize_lbfgs if self._uses_lbfgs(penalty) else minimize_proximal
         w0 = self._starting_point(objective, classes)
         with kernel_threads(self._threads()):
-            result = minimize_lbfgs(
+            result = solve(
                 objective, penalty, w0, tol=self.tol, max_iter=self.max_iter,
                 verbose=self.verbose,
             )
@@ -218,6 +249,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
         return self
 
+    def _uses_lbfgs(self, penalty):
+        return self.solver == "lbfgs" or (self.solver == "auto" and penalty.smooth)
+
     def _combined_weights(self, sample_weight, y_codes, classes, n_samples):
         """Sample weights times class weights, or None if all are one."""
         sample_weight = check_sample_weight(sample_weight, n_samples)
@@ -244,6 +278,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def _starting_point(self, objective, classes):
         """Zeros, or the previous solution when warm-starting a compatible fit."""
         previous = getattr(self, "coef_", None)
+        if previous is not None:
+            previous = self._dense_coef()
         if (
             self.warm_start
             and previous is not None
@@ -258,6 +294,24 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return validate_data(
             self, X, reset=False, dtype=[np.float64, np.float32], order="C"
         )
+
+    def _dense_coef(self):
+        return self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_
+
+    def sparsify(self):
+        """Store ``coef_`` as a scipy.sparse CSR matrix (useful after L1 fits).
+
+        Predictions are unchanged. Returns self.
+        """
+        check_is_fitted(self)
+        self.coef_ = sp.csr_matrix(self._dense_coef())
+        return self
+
+    def densify(self):
+        """Store ``coef_`` as a dense ndarray again (the default). Returns self."""
+        check_is_fitted(self)
+        self.coef_ = np.asarray(self._dense_coef())
+        return self
 
     def _intercept(self):
         return self.intercept_ if self.fit_intercept else None
@@ -277,10 +331,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         """
         X = self._validated_X(X)
         if self.classes_.shape[0] == 2:
-            coef = (self.coef_[1] - self.coef_[0])[np.newaxis, :]
+            coef = (self._dense_coef()[1] - self._dense_coef()[0])[np.newaxis, :]
             intercept = np.array([self.intercept_[1] - self.intercept_[0]])
             return linear_scores(X, coef, intercept, self._threads()).ravel()
-        return linear_scores(X, self.coef_, self._intercept(), self._threads())
+        return linear_scores(X, self._dense_coef(), self._intercept(), self._threads())
 
     def predict_proba(self, X):
         """Class probabilities.
@@ -295,7 +349,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             Rows sum to 1; columns follow ``classes_``. float32 for float32 X.
         """
         X = self._validated_X(X)
-        return linear_proba(X, self.coef_, self._intercept(), self._threads())
+        return linear_proba(X, self._dense_coef(), self._intercept(), self._threads())
 
     def predict_log_proba(self, X):
         """Logarithm of the class probabilities, computed stably from the scores.
@@ -309,7 +363,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples, n_classes)
         """
         X = self._validated_X(X)
-        return linear_log_proba(X, self.coef_, self._intercept(), self._threads())
+        return linear_log_proba(X, self._dense_coef(), self._intercept(), self._threads())
 
     def predict(self, X):
         """Most probable class per sample.
@@ -324,5 +378,5 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             Labels from ``classes_``.
         """
         X = self._validated_X(X)
-        codes = linear_predict(X, self.coef_, self._intercept(), self._threads())
+        codes = linear_predict(X, self._dense_coef(), self._intercept(), self._threads())
         return self.classes_[codes]

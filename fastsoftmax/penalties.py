@@ -1,32 +1,59 @@
-"""Penalties on the coefficient matrix: value and gradient of the smooth part.
+"""Penalties on the coefficient matrix, as objects the solvers ask questions of.
 
-A penalty object answers the solver's questions about ``R(coef) / (C * S)``
-of the design notes; solvers never special-case a penalty. The intercept is
-never penalised, so penalties see ``coef`` of shape (n_classes, n_features)
-only.
+A penalty is ``R(coef) / (C * S)`` of the design notes, split into a smooth
+part (handled like the loss: value and gradient) and a non-smooth part
+(handled through its proximal operator). Solvers never special-case a
+penalty: a new penalty is a new class here and no solver change. The
+intercept is never penalised, so penalties see ``coef`` of shape
+(n_classes, n_features) only.
 
-Each penalty has ``value(coef)`` and ``add_gradient(coef, grad_out)``, and
-``smooth`` says whether a gradient method may use it alone.
+Every penalty has
+
+* ``smooth``: True if it has no non-smooth part (then L-BFGS may be used);
+* ``smooth_value(coef)`` and ``nonsmooth_value(coef)``: the two parts;
+  ``value(coef)`` is their sum;
+* ``add_smooth_gradient(coef, grad_out)``: adds the smooth part's gradient;
+* ``prox(coef, step, out)``: ``argmin_u ||u - coef||^2 / (2 step) + h(u)``
+  for the non-smooth part ``h`` (the identity for smooth penalties);
+* ``min_norm_subgradient(coef, smooth_grad, out)``: the element of least
+  norm of ``smooth_grad + subdifferential of h at coef``; zero exactly at a
+  minimum, so its largest absolute entry is the stopping criterion.
 """
 
 import numpy as np
 
 
-class NoPenalty:
-    """``R = 0``: plain (weighted mean) cross-entropy."""
+class _Penalty:
+    """Shared defaults: no smooth part, no non-smooth part."""
 
     smooth = True
-    strength = 0.0
 
     def value(self, coef):
-        """Penalty value at ``coef`` of shape (n_classes, n_features)."""
+        return self.smooth_value(coef) + self.nonsmooth_value(coef)
+
+    def smooth_value(self, coef):
         return 0.0
 
-    def add_gradient(self, coef, grad_out):
-        """Add the penalty's gradient at ``coef`` into ``grad_out`` (same shape)."""
+    def nonsmooth_value(self, coef):
+        return 0.0
+
+    def add_smooth_gradient(self, coef, grad_out):
+        pass
+
+    def prox(self, coef, step, out):
+        out[...] = coef
+        return out
+
+    def min_norm_subgradient(self, coef, smooth_grad, out):
+        out[...] = smooth_grad
+        return out
 
 
-class L2Penalty:
+class NoPenalty(_Penalty):
+    """``R = 0``: plain (weighted mean) cross-entropy."""
+
+
+class L2Penalty(_Penalty):
     """``strength / 2 * ||coef||_F^2`` with ``strength = 1 / (C * S)``.
 
     Parameters
@@ -35,34 +62,125 @@ class L2Penalty:
         Non-negative multiplier of ``||coef||_F^2 / 2``.
     """
 
-    smooth = True
+    def __init__(self, strength):
+        self.strength = float(strength)
+
+    def smooth_value(self, coef):
+        flat = coef.ravel()
+        return 0.5 * self.strength * float(np.dot(flat, flat))
+
+    def add_smooth_gradient(self, coef, grad_out):
+        grad_out += self.strength * coef
+
+
+class ElasticNetPenalty(_Penalty):
+    """``l2 / 2 * ||coef||_F^2 + l1 * ||coef||_1`` (L1 alone when ``l2 = 0``).
+
+    For ``penalty="elasticnet"`` with ratio ``r`` and ``alpha = 1 / (C * S)``:
+    ``l1 = alpha * r`` and ``l2 = alpha * (1 - r)``.
+
+    Parameters
+    ----------
+    l1 : float
+        Multiplier of ``||coef||_1``, > 0.
+    l2 : float
+        Multiplier of ``||coef||_F^2 / 2``, >= 0.
+    """
+
+    smooth = False
+
+    def __init__(self, l1, l2=0.0):
+        self.l1 = float(l1)
+        self.l2 = float(l2)
+
+    def smooth_value(self, coef):
+        flat = coef.ravel()
+        return 0.5 * self.l2 * float(np.dot(flat, flat))
+
+    def nonsmooth_value(self, coef):
+        return self.l1 * float(np.abs(coef).sum())
+
+    def add_smooth_gradient(self, coef, grad_out):
+        if self.l2:
+            grad_out += self.l2 * coef
+
+    def prox(self, coef, step, out):
+        # Soft thresholding; np.maximum keeps exact zeros exact.
+        threshold = self.l1 * step
+        np.multiply(np.sign(coef), np.maximum(np.abs(coef) - threshold, 0.0), out=out)
+        return out
+
+    def min_norm_subgradient(self, coef, smooth_grad, out):
+        # Non-zero entries: g + l1 * sign(w). Zero entries: g shrunk towards 0
+        # by l1 (the subdifferential there is g + [-l1, l1]).
+        shrunk = np.sign(smooth_grad) * np.maximum(np.abs(smooth_grad) - self.l1, 0.0)
+        np.copyto(out, np.where(coef != 0, smooth_grad + self.l1 * np.sign(coef), shrunk))
+        return out
+
+
+class GroupLassoPenalty(_Penalty):
+    """``strength * sum_j ||coef[:, j]||_2``: a feature is in or out for all classes.
+
+    Parameters
+    ----------
+    strength : float
+        ``1 / (C * S)``, > 0.
+    """
+
+    smooth = False
 
     def __init__(self, strength):
         self.strength = float(strength)
 
-    def value(self, coef):
-        """Penalty value at ``coef`` of shape (n_classes, n_features)."""
-        flat = coef.ravel()
-        return 0.5 * self.strength * float(np.dot(flat, flat))
+    def nonsmooth_value(self, coef):
+        return self.strength * float(np.linalg.norm(coef, axis=0).sum())
 
-    def add_gradient(self, coef, grad_out):
-        """Add ``strength * coef`` into ``grad_out`` of shape (n_classes, n_features)."""
-        grad_out += self.strength * coef
+    def prox(self, coef, step, out):
+        # Block soft thresholding of every column.
+        norms = np.linalg.norm(coef, axis=0)
+        threshold = self.strength * step
+        scale = np.maximum(1.0 - threshold / np.where(norms > 0, norms, 1.0), 0.0)
+        np.multiply(coef, scale, out=out)
+        return out
+
+    def min_norm_subgradient(self, coef, smooth_grad, out):
+        norms = np.linalg.norm(coef, axis=0)
+        nonzero = norms > 0
+        # Non-zero column: g_j + strength * w_j / ||w_j||. Zero column: the
+        # subdifferential is g_j + ball(strength), whose least-norm point is
+        # g_j shrunk by strength in norm.
+        grad_norms = np.linalg.norm(smooth_grad, axis=0)
+        shrink = np.maximum(1.0 - self.strength / np.where(grad_norms > 0, grad_norms, 1.0), 0.0)
+        at_zero = smooth_grad * shrink
+        safe_norms = np.where(nonzero, norms, 1.0)
+        at_nonzero = smooth_grad + self.strength * coef / safe_norms
+        np.copyto(out, np.where(nonzero, at_nonzero, at_zero))
+        return out
 
 
-def make_penalty(name, C, sum_weights):
-    """The penalty object for an estimator's ``penalty`` and ``C``.
+def make_penalty(name, C, sum_weights, l1_ratio=None):
+    """The penalty object for an estimator's ``penalty``, ``C`` and ``l1_ratio``.
 
     Parameters
     ----------
-    name : {"l2", None}
+    name : {"l2", "l1", "elasticnet", "group_lasso", None}
+        Already resolved (see ``fastsoftmax._params.resolve_penalty``).
     C : float
         Inverse regularisation strength; ``np.inf`` means no penalty.
     sum_weights : float
         ``S``, the sum of the sample weights.
+    l1_ratio : float, optional
+        For "elasticnet": the share ``r`` of the L1 term.
     """
     if name is None or np.isinf(C):
         return NoPenalty()
+    alpha = 1.0 / (C * sum_weights)
     if name == "l2":
-        return L2Penalty(1.0 / (C * sum_weights))
+        return L2Penalty(alpha)
+    if name == "l1":
+        return ElasticNetPenalty(l1=alpha)
+    if name == "elasticnet":
+        return ElasticNetPenalty(l1=alpha * l1_ratio, l2=alpha * (1.0 - l1_ratio))
+    if name == "group_lasso":
+        return GroupLassoPenalty(alpha)
     raise ValueError(f"Unknown penalty {name!r}.")  # validated earlier; a bug if reached

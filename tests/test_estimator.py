@@ -268,7 +268,11 @@ def test_bad_class_weights_raise():
     [
         (dict(C=0), "C must be a positive"),
         (dict(C=-1.0), "C must be a positive"),
-        (dict(penalty="l1"), "not supported"),
+        (dict(penalty="l3"), "not supported"),
+        (dict(penalty="l1", solver="lbfgs"), "smooth penalty"),
+        (dict(penalty="l2", l1_ratio=1.0), "contradicts"),
+        (dict(penalty="elasticnet"), "needs l1_ratio"),
+        (dict(l1_ratio=1.5), "l1_ratio"),
         (dict(penalty="none"), "penalty=None"),
         (dict(solver="saga"), "scikit-learn solver"),
         (dict(solver="newton"), "not known"),

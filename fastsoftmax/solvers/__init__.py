@@ -3,5 +3,6 @@ or of data formats: they call ``objective.loss_gradient`` / ``objective.loss``
 on flat float64 vectors and ``objective.unpack`` to find the coefficients."""
 
 from .lbfgs import SolverResult, minimize_lbfgs
+from .proximal import minimize_proximal
 
-__all__ = ["SolverResult", "minimize_lbfgs"]
+__all__ = ["SolverResult", "minimize_lbfgs", "minimize_proximal"]

@@ -47,7 +47,7 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0):
     objective : object
         Has ``n_params``, ``unpack(w)`` and ``loss_gradient(w, grad_out)``.
     penalty : object
-        Smooth penalty with ``value(coef)`` and ``add_gradient(coef, grad_out)``.
+        Smooth penalty with ``value(coef)`` and ``add_smooth_gradient(coef, grad_out)``.
     w0 : ndarray of shape (n_params,)
         Starting point.
     tol : float
@@ -60,7 +60,9 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0):
     SolverResult
     """
     if not penalty.smooth:
-        raise ValueError("L-BFGS needs a smooth penalty; use a proximal solver.")
+        raise ValueError(
+            "L-BFGS needs a smooth penalty (l2 or None); use solver='proximal'."
+        )
     grad = np.empty(objective.n_params)
     n_evaluations = 0
 
@@ -71,7 +73,7 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0):
         coef, _ = objective.unpack(w)
         grad_coef, _ = objective.unpack(grad)
         value += penalty.value(coef)
-        penalty.add_gradient(coef, grad_coef)
+        penalty.add_smooth_gradient(coef, grad_coef)
         if verbose > 0:
             print(f"evaluation {n_evaluations}: objective {value:.12g}, "
                   f"max |gradient| {np.max(np.abs(grad)):.3e}")

@@ -1,0 +1,245 @@
+"""Proximal quasi-Newton (proximal L-BFGS) for penalties with a non-smooth part.
+
+Minimises ``F(w) = f(w) + h(coef)`` where ``f`` is the data term plus the
+smooth part of the penalty and ``h`` the non-smooth part (L1, group lasso).
+Each outer iteration
+
+1. builds the L-BFGS approximation ``B`` of the Hessian of ``f`` from the
+   last ``memory`` steps, in compact form (Byrd, Nocedal & Schnabel, 1994),
+   so that ``B @ v`` costs ``O(n_params * memory)`` and no pass over the data;
+2. solves the model problem ``min_u g.(u - w) + (u - w).B(u - w)/2 + h(u)``
+   with FISTA on the model (proximal steps of the penalty), which is cheap;
+3. searches along ``d = u - w`` for sufficient decrease of the true ``F``
+   (Armijo on ``g.d + h(w + d) - h(w)``), trying the full step first with the
+   loss-and-gradient kernel and shorter steps with the loss-only kernel.
+
+Stopping rule, the same idea as L-BFGS's: stop when the largest absolute
+entry of the least-norm subgradient of ``F`` at the current point (the
+gradient for smooth coordinates such as the intercept) is at most ``tol``.
+That vector is zero exactly at a minimum.
+
+This measured faster than FISTA with backtracking and restarts on the
+problems of the benchmark suite: each outer iteration costs one pass over the
+data (plus a loss-only pass when the full step is refused, which is rare),
+and far fewer outer iterations are needed (see docs/performance.md).
+"""
+
+import numpy as np
+
+from .lbfgs import SolverResult
+
+_ARMIJO = 1e-4
+_MAX_BACKTRACKS = 40
+_MAX_INNER = 200
+
+
+class _CompactLBFGS:
+    """L-BFGS Hessian approximation ``B = gamma I - V M^{-1} V^T`` with
+    ``V = [gamma S, Y]`` from the stored pairs ``(s_i, y_i)``."""
+
+    def __init__(self, n_params, memory):
+        self.memory = memory
+        self.S = np.empty((0, n_params))
+        self.Y = np.empty((0, n_params))
+        self.gamma = 1.0
+
+    def update(self, s, y):
+        sy = float(np.dot(s, y))
+        # Skip pairs that would make B indefinite or ill-conditioned.
+        if sy <= 1e-10 * float(np.dot(s, s)):
+            return
+        self.S = np.vstack([self.S, s])[-self.memory :]
+        self.Y = np.vstack([self.Y, y])[-self.memory :]
+        self.gamma = float(np.dot(y, y)) / sy
+        self._factor()
+
+    def _factor(self):
+        SY = self.S @ self.Y.T
+        L = np.tril(SY, -1)
+        D = np.diag(np.diag(SY))
+        middle = np.block([[self.gamma * (self.S @ self.S.T), L], [L.T, -D]])
+        self._V = np.vstack([self.gamma * self.S, self.Y])
+        self._middle_inv = np.linalg.inv(middle)
+
+    def matvec(self, v):
+        """``B @ v`` for ``v`` of shape (n_params,)."""
+        if self.S.shape[0] == 0:
+            return self.gamma * v
+        return self.gamma * v - self._V.T @ (self._middle_inv @ (self._V @ v))
+
+    def largest_eigenvalue(self, n_params):
+        """Upper estimate of ``B``'s largest eigenvalue (a few power steps)."""
+        if self.S.shape[0] == 0:
+            return self.gamma
+        v = np.random.default_rng(0).standard_normal(n_params)
+        estimate = self.gamma
+        for _ in range(20):
+            v /= np.linalg.norm(v)
+            Bv = self.matvec(v)
+            estimate = float(np.dot(v, Bv))
+            v = Bv
+        return 1.05 * max(estimate, self.gamma)
+
+
+class _Problem:
+    """``f``, ``h`` and the prox on the flat vector, from objective and penalty."""
+
+    def __init__(self, objective, penalty):
+        self.objective = objective
+        self.penalty = penalty
+        self.n_evaluations = 0
+
+    def f_and_grad(self, w, grad_out):
+        self.n_evaluations += 1
+        value = self.objective.loss_gradient(w, grad_out)
+        coef, _ = self.objective.unpack(w)
+        grad_coef, _ = self.objective.unpack(grad_out)
+        self.penalty.add_smooth_gradient(coef, grad_coef)
+        return value + self.penalty.smooth_value(coef)
+
+    def f(self, w):
+        self.n_evaluations += 1
+        coef, _ = self.objective.unpack(w)
+        return self.objective.loss(w) + self.penalty.smooth_value(coef)
+
+    def h(self, w):
+        return self.penalty.nonsmooth_value(self.objective.unpack(w)[0])
+
+    def prox(self, w, step, out):
+        """Prox of ``step * h`` on the coefficients; other entries copied."""
+        out[...] = w
+        coef, _ = self.objective.unpack(w)
+        coef_out, _ = self.objective.unpack(out)
+        self.penalty.prox(coef, step, coef_out)
+        return out
+
+    def optimality(self, w, grad):
+        """Largest absolute entry of the least-norm subgradient of F at w."""
+        residual = grad.copy()
+        coef, _ = self.objective.unpack(w)
+        grad_coef, _ = self.objective.unpack(grad)
+        residual_coef, _ = self.objective.unpack(residual)
+        self.penalty.min_norm_subgradient(coef, grad_coef, residual_coef)
+        return float(np.max(np.abs(residual), initial=0.0))
+
+
+def _solve_model(problem, hessian, w, grad, target):
+    """FISTA on the quadratic model around ``w``; returns its minimiser ``u``.
+
+    Stops when the model's proximal-gradient mapping is at most ``target``.
+    """
+    if hessian.S.shape[0] == 0:
+        # B = gamma I: the model's minimiser is one proximal-gradient step.
+        step = 1.0 / hessian.gamma
+        return problem.prox(w - step * grad, step, np.empty_like(w))
+    step = 1.0 / hessian.largest_eigenvalue(w.size)
+    u = w.copy()
+    momentum_point = w.copy()
+    u_next = np.empty_like(w)
+    t = 1.0
+    for _ in range(_MAX_INNER):
+        model_grad = grad + hessian.matvec(momentum_point - w)
+        problem.prox(momentum_point - step * model_grad, step, u_next)
+        mapping = np.max(np.abs(momentum_point - u_next)) / step
+        if mapping <= target:
+            return u_next
+        t_next = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
+        # Adaptive restart: drop the momentum when it points uphill.
+        if np.dot(momentum_point - u_next, u_next - u) > 0:
+            t_next = 1.0
+            momentum_point[...] = u_next
+        else:
+            momentum_point[...] = u_next + ((t - 1.0) / t_next) * (u_next - u)
+        u, u_next = u_next, u
+        t = t_next
+    return u
+
+
+def minimize_proximal(objective, penalty, w0, *, tol, max_iter, verbose=0, memory=10):
+    """Minimise ``objective(w) + penalty(coef)`` by proximal L-BFGS.
+
+    Parameters
+    ----------
+    objective : object
+        Has ``n_params``, ``unpack(w)``, ``loss_gradient(w, grad_out)`` and
+        ``loss(w)``.
+    penalty : object
+        A penalty of :mod:`fastsoftmax.penalties` (any, smooth or not).
+    w0 : ndarray of shape (n_params,)
+        Starting point.
+    tol : float
+        Stop when the least-norm subgradient's largest entry is at most tol.
+    max_iter : int
+        Maximum outer iterations.
+    verbose : int
+        If > 0, print the objective and optimality at every iteration.
+    memory : int
+        Number of L-BFGS pairs kept.
+
+    Returns
+    -------
+    SolverResult
+    """
+    problem = _Problem(objective, penalty)
+    hessian = _CompactLBFGS(objective.n_params, memory)
+    w = np.array(w0, dtype=np.float64)
+    grad = np.empty_like(w)
+    grad_new = np.empty_like(w)
+    f = problem.f_and_grad(w, grad)
+    h = problem.h(w)
+    converged = False
+    message = f"the iteration limit was reached (max_iter={max_iter})"
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        optimality = problem.optimality(w, grad)
+        if verbose > 0:
+            print(f"iteration {n_iter}: objective {f + h:.12g}, optimality {optimality:.3e}")
+        if optimality <= tol:
+            converged = True
+            n_iter -= 1  # this iteration only checked
+            message = "converged"
+            break
+        u = _solve_model(problem, hessian, w, grad, target=max(0.1 * optimality, 0.5 * tol))
+        direction = u - w
+        h_u = problem.h(u)
+        decrease = float(np.dot(grad, direction)) + h_u - h
+        if decrease >= 0:
+            # The model sees no descent: B is poor. Restart it and take a
+            # plain proximal-gradient step next time.
+            if hessian.S.shape[0] == 0:
+                message = "no descent direction found at floating-point precision"
+                break
+            hessian = _CompactLBFGS(objective.n_params, memory)
+            continue
+
+        step = 1.0
+        w_new = u
+        f_new = problem.f_and_grad(w_new, grad_new)
+        h_new = h_u
+        backtracks = 0
+        while f_new + h_new > f + h + _ARMIJO * step * decrease:
+            backtracks += 1
+            if backtracks > _MAX_BACKTRACKS:
+                break
+            step *= 0.5
+            w_new = w + step * direction
+            h_new = problem.h(w_new)
+            f_new = problem.f(w_new)
+        if backtracks > _MAX_BACKTRACKS:
+            message = "the line search made no progress at floating-point precision"
+            break
+        if backtracks:
+            f_new = problem.f_and_grad(w_new, grad_new)
+
+        hessian.update(w_new - w, grad_new - grad)
+        w = w_new
+        grad, grad_new = grad_new, grad
+        f, h = f_new, h_new
+    else:
+        n_iter = max_iter
+        converged = problem.optimality(w, grad) <= tol
+
+    return SolverResult(
+        w=w, objective=f + h, n_iter=n_iter, n_evaluations=problem.n_evaluations,
+        converged=converged, message=message,
+    )
