@@ -33,6 +33,7 @@ from .kernels.dense import (
     reduce_partials,
     row_block_size,
     sum_in_order,
+    use_blas_for,
 )
 
 _EMPTY = {np.dtype(np.float32): np.empty(0, np.float32), np.dtype(np.float64): np.empty(0)}
@@ -72,6 +73,7 @@ class DenseObjective:
         self.n_coef = K * d
         self.n_params = self.n_coef + (K if self.fit_intercept else 0)
         self.row_block = row_block_size(d, X.itemsize)
+        self.use_blas = use_blas_for(K)
         self._grad_partials = np.empty((N_ROW_RANGES, K, d))
         self._intercept_partials = np.empty((N_ROW_RANGES, K))
         # The kernels run in X's dtype; float32 data needs float32 parameters.
@@ -136,7 +138,7 @@ class DenseObjective:
         coef, intercept = self._kernel_params(w)
         loss_partials = dense_loss_gradient(
             self.X, self.y, self.sample_weight, coef, intercept, self.row_block,
-            self._grad_partials, self._intercept_partials,
+            self.use_blas, self._grad_partials, self._intercept_partials,
         )
         grad_coef, grad_intercept = self.unpack(grad_out)
         if grad_intercept is None:
@@ -160,7 +162,8 @@ class DenseObjective:
         """
         coef, intercept = self._kernel_params(w)
         partials = dense_loss(
-            self.X, self.y, self.sample_weight, coef, intercept, self.row_block
+            self.X, self.y, self.sample_weight, coef, intercept, self.row_block,
+            self.use_blas,
         )
         return self._mean(partials)
 

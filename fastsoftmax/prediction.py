@@ -8,7 +8,13 @@ in float32) and the kernels run with the requested threads.
 import numpy as np
 
 from ._threads import kernel_threads
-from .kernels.dense import dense_predict, dense_proba, dense_scores, row_block_size
+from .kernels.dense import (
+    dense_predict,
+    dense_proba,
+    dense_scores,
+    row_block_size,
+    use_blas_for,
+)
 from .kernels.scores import log_softmax_rows
 
 
@@ -18,7 +24,7 @@ def _kernel_args(X, coef, intercept):
         intercept = np.empty(0, dtype=X.dtype)
     else:
         intercept = np.ascontiguousarray(intercept, dtype=X.dtype)
-    return coef, intercept, row_block_size(X.shape[1], X.itemsize)
+    return coef, intercept, row_block_size(X.shape[1], X.itemsize), use_blas_for(coef.shape[0])
 
 
 def linear_scores(X, coef, intercept, n_threads=None):
@@ -35,10 +41,10 @@ def linear_scores(X, coef, intercept, n_threads=None):
     -------
     ndarray of shape (n_samples, n_classes), dtype of X
     """
-    coef, intercept, row_block = _kernel_args(X, coef, intercept)
+    coef, intercept, row_block, use_blas = _kernel_args(X, coef, intercept)
     out = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype)
     with kernel_threads(n_threads):
-        dense_scores(X, coef, intercept, row_block, out)
+        dense_scores(X, coef, intercept, row_block, use_blas, out)
     return out
 
 
@@ -48,10 +54,10 @@ def linear_proba(X, coef, intercept, n_threads=None):
     Same parameters as :func:`linear_scores`; returns probabilities of
     shape (n_samples, n_classes) in X's dtype.
     """
-    coef, intercept, row_block = _kernel_args(X, coef, intercept)
+    coef, intercept, row_block, use_blas = _kernel_args(X, coef, intercept)
     out = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype)
     with kernel_threads(n_threads):
-        dense_proba(X, coef, intercept, row_block, out)
+        dense_proba(X, coef, intercept, row_block, use_blas, out)
     return out
 
 
@@ -61,10 +67,10 @@ def linear_log_proba(X, coef, intercept, n_threads=None):
     Computed from the scores (not as ``log`` of probabilities), so tiny
     probabilities keep their exact logarithm instead of becoming ``-inf``.
     """
-    coef, intercept, row_block = _kernel_args(X, coef, intercept)
+    coef, intercept, row_block, use_blas = _kernel_args(X, coef, intercept)
     scores = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype)
     with kernel_threads(n_threads):
-        dense_scores(X, coef, intercept, row_block, scores)
+        dense_scores(X, coef, intercept, row_block, use_blas, scores)
         log_softmax_rows(scores, scores)
     return scores
 
@@ -76,8 +82,8 @@ def linear_predict(X, coef, intercept, n_threads=None):
     -------
     ndarray of shape (n_samples,), int64
     """
-    coef, intercept, row_block = _kernel_args(X, coef, intercept)
+    coef, intercept, row_block, use_blas = _kernel_args(X, coef, intercept)
     out = np.empty(X.shape[0], dtype=np.int64)
     with kernel_threads(n_threads):
-        dense_predict(X, coef, intercept, row_block, out)
+        dense_predict(X, coef, intercept, row_block, use_blas, out)
     return out

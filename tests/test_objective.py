@@ -50,7 +50,7 @@ def test_zero_sample_weights_drop_rows():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(1, 1, 2), (5, 1, 2), (700, 9, 4)])
+@pytest.mark.parametrize("shape", [(1, 1, 2), (5, 1, 2), (700, 9, 4), (301, 6, 17)])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_prediction_kernels_match_reference(dtype, shape, fit_intercept):
     # C order only: the estimator converts other layouts once before these.

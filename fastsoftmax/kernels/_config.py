@@ -27,6 +27,10 @@ N_ROW_RANGES = 32
 #: score GEMM and again by the gradient GEMM, so it should stay in L2.
 ROW_BLOCK_BYTES = 128 * 1024
 
+#: Up to this many classes the block products use the register-tiled loops
+#: of kernels/tiles.py; above it, BLAS GEMM (measured: docs/performance.md).
+MAX_CLASSES_FOR_TILES = 16
+
 #: Bounds on the number of rows in one block.
 MIN_ROW_BLOCK = 16
 MAX_ROW_BLOCK = 512

@@ -7,10 +7,12 @@ contiguous ranges (a constant, not the thread count) and ``prange`` runs over
 the ranges. Inside a range the rows are visited in blocks small enough that a
 block of X stays in L2 cache between the two matrix products that touch it:
 
-1. ``Z = X_block @ coef.T + intercept`` (BLAS, one thread per range);
+1. ``Z = X_block @ coef.T + intercept`` (register-tiled loops for few
+   classes, BLAS GEMM with BLAS on one thread for many);
 2. per row, in place: stable softmax and cross-entropy, then
    ``Z[i] = s_i * (softmax(z_i) - onehot(y_i))``, the row's gradient factor;
-3. ``G = Z.T @ X_block`` (BLAS), added into the range's float64 partial.
+3. ``G = Z.T @ X_block`` (the same choice), added into the range's float64
+   partial.
 
 The caller adds the ranges' partials in range order (``reduce_partials``), so
 the result is bit-identical for any number of threads. Extra memory is
@@ -32,6 +34,7 @@ from numba import njit, prange
 
 from ._config import (
     JIT_OPTIONS,
+    MAX_CLASSES_FOR_TILES,
     MAX_ROW_BLOCK,
     MIN_ROW_BLOCK,
     N_ROW_RANGES,
@@ -39,6 +42,7 @@ from ._config import (
 )
 from ._partition import range_bounds
 from .rows import row_argmax, softmax_cross_entropy_row, softmax_row
+from .tiles import tiled_gradient, tiled_scores
 
 
 def row_block_size(n_features, itemsize):
@@ -47,10 +51,19 @@ def row_block_size(n_features, itemsize):
     return int(min(MAX_ROW_BLOCK, max(MIN_ROW_BLOCK, rows)))
 
 
+def use_blas_for(n_classes):
+    """Whether the block products go to BLAS (many classes) or to the
+    register-tiled loops of :mod:`fastsoftmax.kernels.tiles` (few classes)."""
+    return n_classes > MAX_CLASSES_FOR_TILES
+
+
 @njit(**JIT_OPTIONS)
-def _block_scores(x_block, coef_t, intercept, z_block):
-    """``z_block = x_block @ coef_t + intercept`` (BLAS GEMM, then the intercept)."""
-    np.dot(x_block, coef_t, z_block)
+def _block_scores(x_block, coef, intercept, z_block, use_blas):
+    """``z_block = x_block @ coef.T + intercept``."""
+    if use_blas:
+        np.dot(x_block, coef.T, z_block)
+    else:
+        tiled_scores(x_block, coef, z_block)
     if intercept.shape[0] > 0:
         for i in range(z_block.shape[0]):
             for k in range(z_block.shape[1]):
@@ -59,7 +72,8 @@ def _block_scores(x_block, coef_t, intercept, z_block):
 
 @njit(parallel=True, **JIT_OPTIONS)
 def dense_loss_gradient(
-    X, y, sample_weight, coef, intercept, row_block, grad_partials, intercept_partials
+    X, y, sample_weight, coef, intercept, row_block, use_blas, grad_partials,
+    intercept_partials,
 ):
     """Weighted sum of cross-entropies and per-range gradient partials.
 
@@ -72,6 +86,9 @@ def dense_loss_gradient(
     intercept : ndarray of shape (n_classes,) or (0,), dtype of X
     row_block : int
         Rows per block.
+    use_blas : bool
+        BLAS GEMM for the block products, or the tiled loops (see
+        :func:`use_blas_for`).
     grad_partials : ndarray of shape (N_ROW_RANGES, n_classes, n_features), float64
         Overwritten with each range's ``sum_i s_i (p_i - e_{y_i}) x_i``.
     intercept_partials : ndarray of shape (N_ROW_RANGES, n_classes), float64
@@ -85,7 +102,6 @@ def dense_loss_gradient(
     n_samples, n_features = X.shape
     n_classes = coef.shape[0]
     weighted = sample_weight.shape[0] > 0
-    coef_t = coef.T
     loss_partials = np.zeros(N_ROW_RANGES)
     for r in prange(N_ROW_RANGES):
         start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
@@ -100,7 +116,7 @@ def dense_loss_gradient(
             b1 = min(b0 + row_block, stop)
             x_block = X[b0:b1]
             z_block = scores[: b1 - b0]
-            _block_scores(x_block, coef_t, intercept, z_block)
+            _block_scores(x_block, coef, intercept, z_block, use_blas)
             for i in range(b1 - b0):
                 z = z_block[i]
                 label = y[b0 + i]
@@ -110,7 +126,10 @@ def dense_loss_gradient(
                 for k in range(n_classes):
                     z[k] *= w
                     icpt_r[k] += z[k]
-            np.dot(z_block.T, x_block, block_grad)
+            if use_blas:
+                np.dot(z_block.T, x_block, block_grad)
+            else:
+                tiled_gradient(z_block, x_block, block_grad)
             for k in range(n_classes):
                 for j in range(n_features):
                     grad_r[k, j] += block_grad[k, j]
@@ -119,7 +138,7 @@ def dense_loss_gradient(
 
 
 @njit(parallel=True, **JIT_OPTIONS)
-def dense_loss(X, y, sample_weight, coef, intercept, row_block):
+def dense_loss(X, y, sample_weight, coef, intercept, row_block, use_blas):
     """Loss-only variant of :func:`dense_loss_gradient` (for line searches).
 
     Returns
@@ -129,7 +148,6 @@ def dense_loss(X, y, sample_weight, coef, intercept, row_block):
     n_samples = X.shape[0]
     n_classes = coef.shape[0]
     weighted = sample_weight.shape[0] > 0
-    coef_t = coef.T
     loss_partials = np.zeros(N_ROW_RANGES)
     for r in prange(N_ROW_RANGES):
         start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
@@ -138,7 +156,7 @@ def dense_loss(X, y, sample_weight, coef, intercept, row_block):
         for b0 in range(start, stop, row_block):
             b1 = min(b0 + row_block, stop)
             z_block = scores[: b1 - b0]
-            _block_scores(X[b0:b1], coef_t, intercept, z_block)
+            _block_scores(X[b0:b1], coef, intercept, z_block, use_blas)
             for i in range(b1 - b0):
                 w = sample_weight[b0 + i] if weighted else X.dtype.type(1)
                 loss_r += w * softmax_cross_entropy_row(z_block[i], y[b0 + i], z_block[i])
@@ -195,7 +213,7 @@ def sum_in_order(partials):
 
 
 @njit(parallel=True, **JIT_OPTIONS)
-def dense_scores(X, coef, intercept, row_block, out):
+def dense_scores(X, coef, intercept, row_block, use_blas, out):
     """Scores ``X @ coef.T + intercept`` written into ``out``.
 
     Parameters
@@ -204,39 +222,38 @@ def dense_scores(X, coef, intercept, row_block, out):
     coef : ndarray of shape (n_classes, n_features), dtype of X
     intercept : ndarray of shape (n_classes,) or (0,), dtype of X
     row_block : int
+    use_blas : bool
     out : ndarray of shape (n_samples, n_classes), dtype of X, C order
     """
     n_samples = X.shape[0]
-    coef_t = coef.T
     n_blocks = (n_samples + row_block - 1) // row_block
     for blk in prange(n_blocks):
         b0 = blk * row_block
         b1 = min(b0 + row_block, n_samples)
         z_block = out[b0:b1]
-        _block_scores(X[b0:b1], coef_t, intercept, z_block)
+        _block_scores(X[b0:b1], coef, intercept, z_block, use_blas)
 
 
 @njit(parallel=True, **JIT_OPTIONS)
-def dense_proba(X, coef, intercept, row_block, out):
+def dense_proba(X, coef, intercept, row_block, use_blas, out):
     """Class probabilities ``softmax(X @ coef.T + intercept)`` written into ``out``.
 
     Each block's scores are turned into probabilities while still in cache.
     Parameters as for :func:`dense_scores`.
     """
     n_samples = X.shape[0]
-    coef_t = coef.T
     n_blocks = (n_samples + row_block - 1) // row_block
     for blk in prange(n_blocks):
         b0 = blk * row_block
         b1 = min(b0 + row_block, n_samples)
         z_block = out[b0:b1]
-        _block_scores(X[b0:b1], coef_t, intercept, z_block)
+        _block_scores(X[b0:b1], coef, intercept, z_block, use_blas)
         for i in range(b1 - b0):
             softmax_row(z_block[i], z_block[i])
 
 
 @njit(parallel=True, **JIT_OPTIONS)
-def dense_predict(X, coef, intercept, row_block, out):
+def dense_predict(X, coef, intercept, row_block, use_blas, out):
     """Arg-max class code per row, with only a block of scores in memory.
 
     Parameters
@@ -245,16 +262,16 @@ def dense_predict(X, coef, intercept, row_block, out):
     coef : ndarray of shape (n_classes, n_features), dtype of X
     intercept : ndarray of shape (n_classes,) or (0,), dtype of X
     row_block : int
+    use_blas : bool
     out : ndarray of shape (n_samples,), int64
     """
     n_samples = X.shape[0]
     n_classes = coef.shape[0]
-    coef_t = coef.T
     n_blocks = (n_samples + row_block - 1) // row_block
     for blk in prange(n_blocks):
         b0 = blk * row_block
         b1 = min(b0 + row_block, n_samples)
         z_block = np.empty((b1 - b0, n_classes), dtype=X.dtype)
-        _block_scores(X[b0:b1], coef_t, intercept, z_block)
+        _block_scores(X[b0:b1], coef, intercept, z_block, use_blas)
         for i in range(b1 - b0):
             out[b0 + i] = row_argmax(z_block[i])
