@@ -11,6 +11,7 @@ For use inside a user's own ``@njit`` code, call the row helpers of
 """
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._threads import kernel_threads
 from ._validation import (
@@ -21,10 +22,23 @@ from ._validation import (
     check_scores,
 )
 from .kernels.scores import cross_entropy_sum, log_softmax_rows, logsumexp_rows, softmax_rows
-from .objective import DenseObjective
+from .objective import make_objective
 from .penalties import L2Penalty
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "loss_gradient"]
+
+
+def _as_csr_or_c_array(X):
+    """X as a C-ordered float ndarray or a float CSR matrix (copies documented
+    in :func:`loss_gradient`)."""
+    if not sp.issparse(X):
+        return np.ascontiguousarray(as_float_array(X, "X", 2))
+    X = X.tocsr()
+    if X.dtype.kind == "c" or X.dtype.kind not in "biuf":
+        raise TypeError(f"X must hold real numbers, got sparse dtype {X.dtype}.")
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    return X
 
 
 def _check_out(out, Z):
@@ -173,10 +187,12 @@ def loss_gradient(
     coef : array-like of shape (n_classes, n_features)
     intercept : array-like of shape (n_classes,) or None
         None fits no intercept; then ``grad_intercept`` is None.
-    X : array-like of shape (n_samples, n_features)
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
         float32 data is computed in float32 (not copied); float64 in float64.
         Other dtypes are converted to float64, and arrays that are not
-        C-contiguous are copied to C order once.
+        C-contiguous are copied to C order once. scipy.sparse CSR data is
+        used as it is (one visit of each stored entry); other sparse formats
+        are converted to CSR once.
     y : array-like of shape (n_samples,)
         Integer class codes in ``[0, n_classes)``.
     sample_weight : array-like of shape (n_samples,), optional
@@ -202,13 +218,12 @@ def loss_gradient(
     Allocates the two gradients and ``32 * n_classes * (n_features + 1)``
     float64 partial sums; memory does not grow with ``n_samples``.
     """
-    X = as_float_array(X, "X", 2)
+    X = _as_csr_or_c_array(X)
     n_samples, n_features = X.shape
     if n_samples == 0:
         raise ValueError("X has no rows; the loss of no samples is undefined.")
     if check_finite:
-        check_all_finite(X, "X")
-    X = np.ascontiguousarray(X)
+        check_all_finite(X.data if sp.issparse(X) else X, "X")
     coef = as_float_array(coef, "coef", 2).astype(np.float64)
     if coef.shape[1] != n_features:
         raise ValueError(
@@ -233,7 +248,7 @@ def loss_gradient(
     if not (np.isfinite(l2) and l2 >= 0):
         raise ValueError(f"l2_reg_strength must be finite and >= 0, got {l2_reg_strength}.")
 
-    objective = DenseObjective(X, y, sw, n_classes, intercept is not None)
+    objective = make_objective(X, y, sw, n_classes, intercept is not None)
     w = objective.pack(coef, intercept)
     grad = np.empty(objective.n_params)
     with kernel_threads(n_threads):

@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._params import check_estimator_params, resolve_penalty
 from ._threads import kernel_threads
 from ._validation import check_sample_weight
-from .objective import DenseObjective
+from .objective import make_objective
 from .penalties import NoPenalty, make_penalty
 from .prediction import linear_log_proba, linear_predict, linear_proba, linear_scores
 from .solvers import minimize_lbfgs, minimize_proximal
@@ -132,7 +132,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     float32 X is fitted and predicted in float32 without a copy (loss and
     gradients are accumulated in float64); other dtypes are converted to
-    float64 once.
+    float64 once. Sparse X (CSR) goes through kernels that visit each stored
+    entry once per evaluation and never form n-by-K arrays.
 
     Examples
     --------
@@ -180,6 +181,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.dual = dual
         self.intercept_scaling = intercept_scaling
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     def _threads(self):
         return self.n_threads if self.n_threads is not None else self.n_jobs
 
@@ -188,9 +194,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data. float32 stays float32; other dtypes become float64.
-            Data that is not C-contiguous is copied to C order once.
+            Dense data that is not C-contiguous is copied to C order once.
+            scipy.sparse CSR data (arrays or matrices, int32 or int64
+            indices) is used as it is; CSC, COO and other sparse formats are
+            converted to CSR once (a copy of the stored entries).
         y : array-like of shape (n_samples,)
             Class labels (any hashable values that sort).
         sample_weight : array-like of shape (n_samples,), optional
@@ -203,7 +212,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         check_estimator_params(self)
         X, y = validate_data(
             self, X, y, dtype=[np.float64, np.float32], order="C",
-            ensure_min_samples=1, y_numeric=False,
+            accept_sparse="csr", ensure_min_samples=1, y_numeric=False,
         )
         check_classification_targets(y)
         classes, y_codes = np.unique(y, return_inverse=True)
@@ -214,7 +223,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             )
         sample_weight = self._combined_weights(sample_weight, y_codes, classes, X.shape[0])
 
-        objective = DenseObjective(X, y_codes, sample_weight, classes.shape[0], self.fit_intercept)
+        objective = make_objective(X, y_codes, sample_weight, classes.shape[0], self.fit_intercept)
         penalty_name, l1_ratio = resolve_penalty(self)
         penalty = make_penalty(penalty_name, self.C, objective.sum_weights, l1_ratio)
         solve = minimize_lbfgs if self._uses_lbfgs(penalty) else minimize_proximal
@@ -292,7 +301,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def _validated_X(self, X):
         check_is_fitted(self)
         return validate_data(
-            self, X, reset=False, dtype=[np.float64, np.float32], order="C"
+            self, X, reset=False, dtype=[np.float64, np.float32], order="C",
+            accept_sparse="csr",
         )
 
     def _dense_coef(self):

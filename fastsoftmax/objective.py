@@ -16,7 +16,7 @@ returns views of ``w`` with these shapes, so a gradient written through the
 views of a flat buffer needs no copy. This module is the only place that knows
 this layout; solvers and penalties go through ``unpack``.
 
-The data term is the weighted mean cross-entropy of ``shared`` design notes::
+The data term is the weighted mean cross-entropy of the design notes::
 
     L(w) = (1 / S) * sum_i s_i * (logsumexp(z_i) - z_i[y_i]),   z_i = coef @ x_i + intercept
 
@@ -26,7 +26,9 @@ with ``S = sum_i s_i``. Penalties are added by the solver
 
 import numpy as np
 
-from .kernels._config import N_ROW_RANGES
+import scipy.sparse as sp
+
+from .kernels._config import N_ROW_RANGES, SPARSE_PARTIALS_BYTES
 from .kernels.dense import (
     dense_loss,
     dense_loss_gradient,
@@ -35,26 +37,20 @@ from .kernels.dense import (
     sum_in_order,
     use_blas_for,
 )
+from .kernels.sparse import (
+    csr_loss,
+    csr_loss_gradient,
+    reduce_transposed_partials,
+)
 
 _EMPTY = {np.dtype(np.float32): np.empty(0, np.float32), np.dtype(np.float64): np.empty(0)}
 
 
-class DenseObjective:
-    """Mean weighted cross-entropy of a softmax model on dense data.
+class _Objective:
+    """What every data source shares: the flat layout, the weights, the casts.
 
-    Holds the data and the buffers of the kernels, allocated once: every
-    evaluation reuses them. Extra memory is ``N_ROW_RANGES * K * (d + 1)``
-    float64 values, independent of ``n_samples``.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features), float32 or float64, C order
-        Used as it is, never copied.
-    y : ndarray of shape (n_samples,), integer class codes in [0, n_classes)
-    sample_weight : ndarray of shape (n_samples,) or None
-        Non-negative weights; None means all ones.
-    n_classes : int
-    fit_intercept : bool
+    Subclasses set up their kernels' buffers and implement ``loss_gradient``
+    and ``loss``.
     """
 
     def __init__(self, X, y, sample_weight, n_classes, fit_intercept):
@@ -72,15 +68,6 @@ class DenseObjective:
         K, d = self.n_classes, self.n_features
         self.n_coef = K * d
         self.n_params = self.n_coef + (K if self.fit_intercept else 0)
-        self.row_block = row_block_size(d, X.itemsize)
-        self.use_blas = use_blas_for(K)
-        self._grad_partials = np.empty((N_ROW_RANGES, K, d))
-        self._intercept_partials = np.empty((N_ROW_RANGES, K))
-        # The kernels run in X's dtype; float32 data needs float32 parameters.
-        self._needs_cast = X.dtype != np.float64
-        if self._needs_cast:
-            self._coef_cast = np.empty((K, d), dtype=X.dtype)
-            self._intercept_cast = np.empty(K, dtype=X.dtype)
 
     def unpack(self, w):
         """Views ``(coef, intercept)`` of a flat vector; intercept is None
@@ -108,6 +95,43 @@ class DenseObjective:
         if self.fit_intercept and intercept is not None:
             w_intercept[:] = intercept
         return w
+
+    def _mean(self, loss_partials):
+        # Ranges added in order, as the gradient partials are: loss() and
+        # loss_gradient() return the same bits at the same w.
+        return sum_in_order(loss_partials) / self.sum_weights
+
+
+class DenseObjective(_Objective):
+    """Mean weighted cross-entropy of a softmax model on dense data.
+
+    Holds the data and the buffers of the kernels, allocated once: every
+    evaluation reuses them. Extra memory is ``N_ROW_RANGES * K * (d + 1)``
+    float64 values, independent of ``n_samples``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64, C order
+        Used as it is, never copied.
+    y : ndarray of shape (n_samples,), integer class codes in [0, n_classes)
+    sample_weight : ndarray of shape (n_samples,) or None
+        Non-negative weights; None means all ones.
+    n_classes : int
+    fit_intercept : bool
+    """
+
+    def __init__(self, X, y, sample_weight, n_classes, fit_intercept):
+        super().__init__(X, y, sample_weight, n_classes, fit_intercept)
+        K, d = self.n_classes, self.n_features
+        self.row_block = row_block_size(d, X.itemsize)
+        self.use_blas = use_blas_for(K)
+        self._grad_partials = np.empty((N_ROW_RANGES, K, d))
+        self._intercept_partials = np.empty((N_ROW_RANGES, K))
+        # The kernels run in X's dtype; float32 data needs float32 parameters.
+        self._needs_cast = X.dtype != np.float64
+        if self._needs_cast:
+            self._coef_cast = np.empty((K, d), dtype=X.dtype)
+            self._intercept_cast = np.empty(K, dtype=X.dtype)
 
     def _kernel_params(self, w):
         """Parameters in X's dtype, as the kernels take them."""
@@ -167,7 +191,93 @@ class DenseObjective:
         )
         return self._mean(partials)
 
-    def _mean(self, loss_partials):
-        # Ranges added in order, as the gradient partials are: loss() and
-        # loss_gradient() return the same bits at the same w.
-        return sum_in_order(loss_partials) / self.sum_weights
+
+def sparse_n_ranges(n_features, n_classes):
+    """Row ranges for the CSR kernels: ``N_ROW_RANGES`` unless their gradient
+    partials would exceed ``SPARSE_PARTIALS_BYTES``; at least 2.
+
+    Depends on the shape only, so results stay independent of the threads;
+    the price on very wide data is parallelism capped at that many threads.
+    """
+    per_range = max(1, n_features * n_classes * 8)
+    return int(min(N_ROW_RANGES, max(2, SPARSE_PARTIALS_BYTES // per_range)))
+
+
+class CsrObjective(_Objective):
+    """Mean weighted cross-entropy of a softmax model on CSR data.
+
+    One pass over the stored entries per evaluation; extra memory
+    ``n_ranges * (d + 1) * K`` float64 (see :func:`sparse_n_ranges`), never
+    n-by-K.
+
+    Parameters
+    ----------
+    X : scipy.sparse CSR array or matrix of shape (n_samples, n_features)
+        float32 or float64 data, int32 or int64 indices; used as it is.
+    y, sample_weight, n_classes, fit_intercept
+        As for :class:`DenseObjective`.
+    """
+
+    def __init__(self, X, y, sample_weight, n_classes, fit_intercept):
+        super().__init__(X, y, sample_weight, n_classes, fit_intercept)
+        K, d = self.n_classes, self.n_features
+        self.n_ranges = sparse_n_ranges(d, K)
+        self._grad_t_partials = np.empty((self.n_ranges, d, K))
+        self._intercept_partials = np.empty((self.n_ranges, K))
+        self._coef_t = np.empty((d, K), dtype=X.dtype)
+        self._intercept_cast = np.empty(K, dtype=X.dtype)
+
+    def _kernel_params(self, w):
+        """Transposed coefficients and intercept in X's dtype."""
+        coef, intercept = self.unpack(np.asarray(w, dtype=np.float64))
+        np.copyto(self._coef_t, coef.T, casting="same_kind")
+        if intercept is None:
+            return coef, self._coef_t, _EMPTY[self.X.dtype]
+        np.copyto(self._intercept_cast, intercept, casting="same_kind")
+        return coef, self._coef_t, self._intercept_cast
+
+    def loss_gradient(self, w, grad_out):
+        """Data term and its gradient in one pass over the stored entries.
+
+        Parameters
+        ----------
+        w : ndarray of shape (n_params,)
+        grad_out : ndarray of shape (n_params,), float64
+            Receives the gradient.
+
+        Returns
+        -------
+        float
+        """
+        _, coef_t, intercept = self._kernel_params(w)
+        X = self.X
+        loss_partials = csr_loss_gradient(
+            X.data, X.indices, X.indptr, self.y, self.sample_weight, coef_t, intercept,
+            self._grad_t_partials, self._intercept_partials,
+        )
+        grad_coef, grad_intercept = self.unpack(grad_out)
+        if grad_intercept is None:
+            grad_intercept = _EMPTY[np.dtype(np.float64)]
+        reduce_transposed_partials(
+            self._grad_t_partials, self._intercept_partials, 1.0 / self.sum_weights,
+            grad_coef, grad_intercept,
+        )
+        return self._mean(loss_partials)
+
+    def loss(self, w):
+        """Data term alone, for line searches."""
+        _, coef_t, intercept = self._kernel_params(w)
+        X = self.X
+        partials = csr_loss(
+            X.data, X.indices, X.indptr, self.y, self.sample_weight, coef_t, intercept,
+            self.n_ranges,
+        )
+        return self._mean(partials)
+
+
+def make_objective(X, y, sample_weight, n_classes, fit_intercept):
+    """The objective for X's format: :class:`CsrObjective` for scipy.sparse
+    CSR input, :class:`DenseObjective` for a C-ordered ndarray."""
+    if sp.issparse(X):
+        return CsrObjective(X, y, sample_weight, n_classes, fit_intercept)
+    return DenseObjective(X, y, sample_weight, n_classes, fit_intercept)

@@ -1,11 +1,13 @@
 """Prediction from fitted parameters: scores, probabilities and labels.
 
 Sits between the estimator and the kernels. Inputs are validated by the
-caller; here the parameters are cast to X's dtype (float32 data is predicted
-in float32) and the kernels run with the requested threads.
+caller (X is a C-ordered ndarray or a scipy.sparse CSR matrix); here the
+parameters are cast to X's dtype (float32 data is predicted in float32) and
+the kernels for X's format run with the requested threads.
 """
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._threads import kernel_threads
 from .kernels.dense import (
@@ -16,6 +18,7 @@ from .kernels.dense import (
     use_blas_for,
 )
 from .kernels.scores import log_softmax_rows
+from .kernels.sparse import csr_predict, csr_proba, csr_scores
 
 
 def _kernel_args(X, coef, intercept):
@@ -27,12 +30,26 @@ def _kernel_args(X, coef, intercept):
     return coef, intercept, row_block_size(X.shape[1], X.itemsize), use_blas_for(coef.shape[0])
 
 
+def _write_scores(X, coef, intercept, out, proba):
+    """Scores (or probabilities) of dense or CSR X into ``out``; threads set by the caller."""
+    if sp.issparse(X):
+        coef_t = np.ascontiguousarray(coef.T, dtype=X.dtype)
+        intercept = np.empty(0, X.dtype) if intercept is None else intercept.astype(X.dtype)
+        kernel = csr_proba if proba else csr_scores
+        kernel(X.data, X.indices, X.indptr, coef_t, intercept, out)
+    else:
+        coef, intercept, row_block, use_blas = _kernel_args(X, coef, intercept)
+        kernel = dense_proba if proba else dense_scores
+        kernel(X, coef, intercept, row_block, use_blas, out)
+
+
 def linear_scores(X, coef, intercept, n_threads=None):
     """``X @ coef.T + intercept``.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), float32 or float64, C order
+    X : ndarray (C order) or CSR matrix of shape (n_samples, n_features),
+        float32 or float64
     coef : ndarray of shape (n_classes, n_features)
     intercept : ndarray of shape (n_classes,) or None
     n_threads : int or None
@@ -41,10 +58,9 @@ def linear_scores(X, coef, intercept, n_threads=None):
     -------
     ndarray of shape (n_samples, n_classes), dtype of X
     """
-    coef, intercept, row_block, use_blas = _kernel_args(X, coef, intercept)
     out = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype)
     with kernel_threads(n_threads):
-        dense_scores(X, coef, intercept, row_block, use_blas, out)
+        _write_scores(X, coef, intercept, out, proba=False)
     return out
 
 
@@ -54,10 +70,9 @@ def linear_proba(X, coef, intercept, n_threads=None):
     Same parameters as :func:`linear_scores`; returns probabilities of
     shape (n_samples, n_classes) in X's dtype.
     """
-    coef, intercept, row_block, use_blas = _kernel_args(X, coef, intercept)
     out = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype)
     with kernel_threads(n_threads):
-        dense_proba(X, coef, intercept, row_block, use_blas, out)
+        _write_scores(X, coef, intercept, out, proba=True)
     return out
 
 
@@ -67,10 +82,9 @@ def linear_log_proba(X, coef, intercept, n_threads=None):
     Computed from the scores (not as ``log`` of probabilities), so tiny
     probabilities keep their exact logarithm instead of becoming ``-inf``.
     """
-    coef, intercept, row_block, use_blas = _kernel_args(X, coef, intercept)
     scores = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype)
     with kernel_threads(n_threads):
-        dense_scores(X, coef, intercept, row_block, use_blas, scores)
+        _write_scores(X, coef, intercept, scores, proba=False)
         log_softmax_rows(scores, scores)
     return scores
 
@@ -82,8 +96,13 @@ def linear_predict(X, coef, intercept, n_threads=None):
     -------
     ndarray of shape (n_samples,), int64
     """
-    coef, intercept, row_block, use_blas = _kernel_args(X, coef, intercept)
     out = np.empty(X.shape[0], dtype=np.int64)
     with kernel_threads(n_threads):
-        dense_predict(X, coef, intercept, row_block, use_blas, out)
+        if sp.issparse(X):
+            coef_t = np.ascontiguousarray(coef.T, dtype=X.dtype)
+            intercept = np.empty(0, X.dtype) if intercept is None else intercept.astype(X.dtype)
+            csr_predict(X.data, X.indices, X.indptr, coef_t, intercept, out)
+        else:
+            coef, intercept, row_block, use_blas = _kernel_args(X, coef, intercept)
+            dense_predict(X, coef, intercept, row_block, use_blas, out)
     return out

@@ -27,6 +27,11 @@ N_ROW_RANGES = 32
 #: score GEMM and again by the gradient GEMM, so it should stay in L2.
 ROW_BLOCK_BYTES = 128 * 1024
 
+#: Memory budget of the per-range gradient partials of the CSR kernels
+#: (n_ranges * n_features * n_classes float64). Wide sparse data (d in the
+#: hundreds of thousands) gets fewer ranges rather than gigabytes of partials.
+SPARSE_PARTIALS_BYTES = 64 * 2**20
+
 #: Up to this many classes the block products use the register-tiled loops
 #: of kernels/tiles.py; above it, BLAS GEMM (measured: docs/performance.md).
 MAX_CLASSES_FOR_TILES = 16

@@ -1,0 +1,186 @@
+"""Fused loss/gradient and prediction kernels for CSR X.
+
+Design
+------
+One evaluation visits every stored entry of X once. The rows are split into
+a fixed number of contiguous ranges (``n_ranges``, chosen from the shape by
+the caller, never from the thread count) and ``prange`` runs over them. For
+each row, in one visit of its stored entries:
+
+1. ``z = intercept + sum_p data[p] * coef_t[indices[p], :]``;
+2. in place: stable softmax and cross-entropy, then
+   ``z = s_i * (softmax(z) - onehot(y_i))``;
+3. ``grad_t[indices[p], :] += data[p] * z`` into the range's float64 partial.
+
+The parameters are used transposed, ``coef_t`` of shape (n_features,
+n_classes), so that both the gather in 1 and the scatter in 3 touch ``K``
+contiguous numbers per stored entry. The partials are added in range order
+by :func:`reduce_transposed_partials`, so results do not depend on the thread
+count. Their memory is ``n_ranges * n_features * n_classes`` float64, which
+for wide data (d in the hundreds of thousands) is why the caller lowers
+``n_ranges`` there; the n-by-K scores are never formed.
+
+Duplicate column indices in a row add up (as scipy does), explicit zeros
+contribute nothing, and indices need not be sorted. float32 data is computed
+in float32 (products and softmax) and accumulated in float64.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from ._config import JIT_OPTIONS
+from ._partition import range_bounds
+from .rows import row_argmax, softmax_cross_entropy_row, softmax_row
+
+
+@njit(**JIT_OPTIONS)
+def _row_scores(data, indices, start, stop, coef_t, intercept, z):
+    """``z = intercept + X[i] @ coef_t`` for the row stored in ``[start, stop)``."""
+    n_classes = z.shape[0]
+    if intercept.shape[0] > 0:
+        for k in range(n_classes):
+            z[k] = intercept[k]
+    else:
+        z[:] = 0
+    for p in range(start, stop):
+        value = data[p]
+        w = coef_t[indices[p]]
+        for k in range(n_classes):
+            z[k] += value * w[k]
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def csr_loss_gradient(
+    data, indices, indptr, y, sample_weight, coef_t, intercept, grad_t_partials,
+    intercept_partials,
+):
+    """Weighted sum of cross-entropies and per-range transposed gradient partials.
+
+    Parameters
+    ----------
+    data, indices, indptr : ndarrays
+        The CSR arrays of X (n_samples, n_features); data float32 or float64.
+    y : ndarray of shape (n_samples,), integer class codes
+    sample_weight : ndarray of shape (n_samples,) or (0,), dtype of data
+    coef_t : ndarray of shape (n_features, n_classes), dtype of data
+    intercept : ndarray of shape (n_classes,) or (0,), dtype of data
+    grad_t_partials : ndarray of shape (n_ranges, n_features, n_classes), float64
+        Overwritten with each range's ``sum_i s_i x_i (p_i - e_{y_i})^T``.
+    intercept_partials : ndarray of shape (n_ranges, n_classes), float64
+        Overwritten with each range's ``sum_i s_i (p_i - e_{y_i})``.
+
+    Returns
+    -------
+    loss_partials : ndarray of shape (n_ranges,), float64
+    """
+    n_samples = indptr.shape[0] - 1
+    n_ranges, _, n_classes = grad_t_partials.shape
+    weighted = sample_weight.shape[0] > 0
+    loss_partials = np.zeros(n_ranges)
+    for r in prange(n_ranges):
+        start, stop = range_bounds(n_samples, n_ranges, r)
+        z = np.empty(n_classes, dtype=data.dtype)
+        grad_r = grad_t_partials[r]
+        icpt_r = intercept_partials[r]
+        grad_r[:, :] = 0.0
+        icpt_r[:] = 0.0
+        loss_r = 0.0
+        for i in range(start, stop):
+            w = sample_weight[i] if weighted else data.dtype.type(1)
+            p0, p1 = indptr[i], indptr[i + 1]
+            _row_scores(data, indices, p0, p1, coef_t, intercept, z)
+            label = y[i]
+            loss_r += w * softmax_cross_entropy_row(z, label, z)
+            z[label] -= 1
+            for k in range(n_classes):
+                z[k] *= w
+                icpt_r[k] += z[k]
+            for p in range(p0, p1):
+                value = data[p]
+                g = grad_r[indices[p]]
+                for k in range(n_classes):
+                    g[k] += value * z[k]
+        loss_partials[r] = loss_r
+    return loss_partials
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def csr_loss(data, indices, indptr, y, sample_weight, coef_t, intercept, n_ranges):
+    """Loss-only variant of :func:`csr_loss_gradient` (for line searches).
+
+    Returns
+    -------
+    loss_partials : ndarray of shape (n_ranges,), float64
+    """
+    n_samples = indptr.shape[0] - 1
+    n_classes = coef_t.shape[1]
+    weighted = sample_weight.shape[0] > 0
+    loss_partials = np.zeros(n_ranges)
+    for r in prange(n_ranges):
+        start, stop = range_bounds(n_samples, n_ranges, r)
+        z = np.empty(n_classes, dtype=data.dtype)
+        loss_r = 0.0
+        for i in range(start, stop):
+            w = sample_weight[i] if weighted else data.dtype.type(1)
+            _row_scores(data, indices, indptr[i], indptr[i + 1], coef_t, intercept, z)
+            loss_r += w * softmax_cross_entropy_row(z, y[i], z)
+        loss_partials[r] = loss_r
+    return loss_partials
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def reduce_transposed_partials(
+    grad_t_partials, intercept_partials, scale, grad_coef_out, grad_intercept_out
+):
+    """``grad_coef_out[k, j] = scale * sum_r grad_t_partials[r, j, k]``, in range order.
+
+    Parameters
+    ----------
+    grad_t_partials : ndarray of shape (n_ranges, n_features, n_classes), float64
+    intercept_partials : ndarray of shape (n_ranges, n_classes), float64
+    scale : float
+    grad_coef_out : ndarray of shape (n_classes, n_features), float64
+    grad_intercept_out : ndarray of shape (n_classes,) or (0,), float64
+    """
+    n_ranges, n_features, n_classes = grad_t_partials.shape
+    for j in prange(n_features):
+        for k in range(n_classes):
+            total = 0.0
+            for r in range(n_ranges):
+                total += grad_t_partials[r, j, k]
+            grad_coef_out[k, j] = scale * total
+    if grad_intercept_out.shape[0] > 0:
+        for k in range(n_classes):
+            total = 0.0
+            for r in range(n_ranges):
+                total += intercept_partials[r, k]
+            grad_intercept_out[k] = scale * total
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def csr_scores(data, indices, indptr, coef_t, intercept, out):
+    """Scores ``X @ coef_t + intercept`` of CSR X written into ``out`` (n_samples, K)."""
+    for i in prange(indptr.shape[0] - 1):
+        _row_scores(data, indices, indptr[i], indptr[i + 1], coef_t, intercept, out[i])
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def csr_proba(data, indices, indptr, coef_t, intercept, out):
+    """Probabilities ``softmax(X @ coef_t + intercept)`` written into ``out``."""
+    for i in prange(indptr.shape[0] - 1):
+        _row_scores(data, indices, indptr[i], indptr[i + 1], coef_t, intercept, out[i])
+        softmax_row(out[i], out[i])
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def csr_predict(data, indices, indptr, coef_t, intercept, out):
+    """Arg-max class code per row into ``out`` (n_samples,), one row of scores at a time."""
+    n_samples = indptr.shape[0] - 1
+    n_classes = coef_t.shape[1]
+    n_chunks = min(n_samples, 256)
+    for c in prange(n_chunks):
+        z = np.empty(n_classes, dtype=data.dtype)
+        start, stop = range_bounds(n_samples, n_chunks, c)
+        for i in range(start, stop):
+            _row_scores(data, indices, indptr[i], indptr[i + 1], coef_t, intercept, z)
+            out[i] = row_argmax(z)
