@@ -53,7 +53,7 @@ def check_all_finite(arr, name):
 
 
 # No fast-math here: LLVM may then assume finite values and fold the test away.
-@njit(parallel=True, **dict(JIT_OPTIONS, fastmath=False))
+@njit(parallel=True, cache=True, **dict(JIT_OPTIONS, fastmath=False))
 def _all_finite(flat):
     # A parallel, branch-free scan (counting finite values vectorises where an
     # early exit would not): on large X this check is a full read of the data.
@@ -93,7 +93,7 @@ def check_scores(Z):
     return Z
 
 
-@njit(**JIT_OPTIONS)
+@njit(cache=True, **JIT_OPTIONS)
 def _scores_status(Z):
     for i in range(Z.shape[0]):
         any_finite = False

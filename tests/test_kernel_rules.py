@@ -31,6 +31,8 @@ def test_every_kernel_uses_the_shared_options():
         assert isinstance(dec, ast.Call), f"{where}: bare @njit, pass **JIT_OPTIONS"
         source = ast.unparse(dec)
         assert "JIT_OPTIONS" in source, f"{where}: {source} does not use JIT_OPTIONS"
+        cache = [k for k in dec.keywords if k.arg == "cache"]
+        assert cache and ast.unparse(cache[0].value) == "True", f"{where}: cache=True missing"
         # Only switching fast-math off is allowed locally, never a flag set.
         for keyword in dec.keywords:
             assert keyword.arg != "fastmath", f"{where}: hard-coded fastmath"

@@ -17,8 +17,9 @@ count.
 
 FASTMATH = {"reassoc", "contract", "arcp"}
 
-#: Options for every compiled function: cached on disk, GIL released.
-JIT_OPTIONS = dict(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+#: Options for every compiled function (each also passes cache=True itself,
+#: so that the rule is visible at every kernel): GIL released, shared flags.
+JIT_OPTIONS = dict(nogil=True, fastmath=FASTMATH, error_model="numpy")
 
 #: Fixed partition of the rows for deterministic reductions.
 N_ROW_RANGES = 32

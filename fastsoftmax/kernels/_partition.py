@@ -5,7 +5,7 @@ from numba import njit
 from ._config import JIT_OPTIONS
 
 
-@njit(**JIT_OPTIONS)
+@njit(cache=True, **JIT_OPTIONS)
 def range_bounds(n_samples, n_ranges, r):
     """First and one-past-last row of range ``r`` when ``n_samples`` rows are
     split into ``n_ranges`` contiguous ranges of near-equal size.

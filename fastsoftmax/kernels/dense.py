@@ -57,7 +57,7 @@ def use_blas_for(n_classes):
     return n_classes > MAX_CLASSES_FOR_TILES
 
 
-@njit(**JIT_OPTIONS)
+@njit(cache=True, **JIT_OPTIONS)
 def _block_scores(x_block, coef, intercept, z_block, use_blas):
     """``z_block = x_block @ coef.T + intercept``."""
     if use_blas:
@@ -70,7 +70,7 @@ def _block_scores(x_block, coef, intercept, z_block, use_blas):
                 z_block[i, k] += intercept[k]
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, cache=True, **JIT_OPTIONS)
 def dense_loss_gradient(
     X, y, sample_weight, coef, intercept, row_block, use_blas, grad_partials,
     intercept_partials,
@@ -137,7 +137,7 @@ def dense_loss_gradient(
     return loss_partials
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, cache=True, **JIT_OPTIONS)
 def dense_loss(X, y, sample_weight, coef, intercept, row_block, use_blas):
     """Loss-only variant of :func:`dense_loss_gradient` (for line searches).
 
@@ -164,7 +164,7 @@ def dense_loss(X, y, sample_weight, coef, intercept, row_block, use_blas):
     return loss_partials
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, cache=True, **JIT_OPTIONS)
 def reduce_partials(
     grad_partials, intercept_partials, scale, coef, l2_reg_strength,
     grad_coef_out, grad_intercept_out,
@@ -212,7 +212,7 @@ def sum_in_order(partials):
     return total
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, cache=True, **JIT_OPTIONS)
 def dense_scores(X, coef, intercept, row_block, use_blas, out):
     """Scores ``X @ coef.T + intercept`` written into ``out``.
 
@@ -234,7 +234,7 @@ def dense_scores(X, coef, intercept, row_block, use_blas, out):
         _block_scores(X[b0:b1], coef, intercept, z_block, use_blas)
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, cache=True, **JIT_OPTIONS)
 def dense_proba(X, coef, intercept, row_block, use_blas, out):
     """Class probabilities ``softmax(X @ coef.T + intercept)`` written into ``out``.
 
@@ -252,7 +252,7 @@ def dense_proba(X, coef, intercept, row_block, use_blas, out):
             softmax_row(z_block[i], z_block[i])
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, cache=True, **JIT_OPTIONS)
 def dense_predict(X, coef, intercept, row_block, use_blas, out):
     """Arg-max class code per row, with only a block of scores in memory.
 

@@ -28,7 +28,7 @@ from numba import njit
 from ._config import JIT_OPTIONS
 
 
-@njit(**JIT_OPTIONS)
+@njit(cache=True, **JIT_OPTIONS)
 def row_max(z):
     """Largest entry of a 1-D array of scores.
 
@@ -48,7 +48,7 @@ def row_max(z):
     return m
 
 
-@njit(**JIT_OPTIONS)
+@njit(cache=True, **JIT_OPTIONS)
 def row_argmax(z):
     """Index of the first largest entry of a 1-D array of scores.
 
@@ -69,7 +69,7 @@ def row_argmax(z):
     return best
 
 
-@njit(**JIT_OPTIONS)
+@njit(cache=True, **JIT_OPTIONS)
 def _sum_exp_shifted(z, m):
     total = z.dtype.type(0)
     for k in range(z.shape[0]):
@@ -77,7 +77,7 @@ def _sum_exp_shifted(z, m):
     return total
 
 
-@njit(**JIT_OPTIONS)
+@njit(cache=True, **JIT_OPTIONS)
 def _softmax_shifted(z, m, out):
     """Write ``softmax(z)`` into ``out`` given ``m = max(z)``; return
     ``sum(exp(z - m))``. Each entry of ``z`` is read before ``out`` is written."""
@@ -92,7 +92,7 @@ def _softmax_shifted(z, m, out):
     return total
 
 
-@njit(**JIT_OPTIONS)
+@njit(cache=True, **JIT_OPTIONS)
 def row_logsumexp(z):
     """Stable ``log(sum(exp(z)))`` of a 1-D array of scores.
 
@@ -111,7 +111,7 @@ def row_logsumexp(z):
     return m + np.log(_sum_exp_shifted(z, m))
 
 
-@njit(**JIT_OPTIONS)
+@njit(cache=True, **JIT_OPTIONS)
 def softmax_row(z, out):
     """Write ``softmax(z)`` into ``out`` and return ``logsumexp(z)``.
 
@@ -134,7 +134,7 @@ def softmax_row(z, out):
     return m + np.log(_softmax_shifted(z, m, out))
 
 
-@njit(**JIT_OPTIONS)
+@njit(cache=True, **JIT_OPTIONS)
 def log_softmax_row(z, out):
     """Write ``log(softmax(z)) = z - logsumexp(z)`` into ``out``.
 
@@ -156,7 +156,7 @@ def log_softmax_row(z, out):
     return lse
 
 
-@njit(**JIT_OPTIONS)
+@njit(cache=True, **JIT_OPTIONS)
 def cross_entropy_row(z, label):
     """Cross-entropy ``logsumexp(z) - z[label]`` of one row of scores.
 
@@ -178,7 +178,7 @@ def cross_entropy_row(z, label):
     return (m - z[label]) + np.log(_sum_exp_shifted(z, m))
 
 
-@njit(**JIT_OPTIONS)
+@njit(cache=True, **JIT_OPTIONS)
 def softmax_cross_entropy_row(z, label, out):
     """Fused softmax and cross-entropy of one row: the heart of the loss kernels.
 

@@ -14,28 +14,28 @@ from ._partition import range_bounds
 from .rows import cross_entropy_row, log_softmax_row, row_logsumexp, softmax_row
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, cache=True, **JIT_OPTIONS)
 def softmax_rows(Z, out):
     """``out[i] = softmax(Z[i])`` for every row; ``out`` may be ``Z``."""
     for i in prange(Z.shape[0]):
         softmax_row(Z[i], out[i])
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, cache=True, **JIT_OPTIONS)
 def log_softmax_rows(Z, out):
     """``out[i] = Z[i] - logsumexp(Z[i])`` for every row; ``out`` may be ``Z``."""
     for i in prange(Z.shape[0]):
         log_softmax_row(Z[i], out[i])
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, cache=True, **JIT_OPTIONS)
 def logsumexp_rows(Z, out):
     """``out[i] = logsumexp(Z[i])`` for every row."""
     for i in prange(Z.shape[0]):
         out[i] = row_logsumexp(Z[i])
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, cache=True, **JIT_OPTIONS)
 def cross_entropy_sum(Z, y, sample_weight):
     """``sum_i s_i * (logsumexp(Z[i]) - Z[i, y[i]])`` in float64.
 

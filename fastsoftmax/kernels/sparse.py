@@ -33,7 +33,7 @@ from ._partition import range_bounds
 from .rows import row_argmax, softmax_cross_entropy_row, softmax_row
 
 
-@njit(**JIT_OPTIONS)
+@njit(cache=True, **JIT_OPTIONS)
 def _row_scores(data, indices, start, stop, coef_t, intercept, z):
     """``z = intercept + X[i] @ coef_t`` for the row stored in ``[start, stop)``."""
     n_classes = z.shape[0]
@@ -49,7 +49,7 @@ def _row_scores(data, indices, start, stop, coef_t, intercept, z):
             z[k] += value * w[k]
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, cache=True, **JIT_OPTIONS)
 def csr_loss_gradient(
     data, indices, indptr, y, sample_weight, coef_t, intercept, grad_t_partials,
     intercept_partials,
@@ -104,7 +104,7 @@ def csr_loss_gradient(
     return loss_partials
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, cache=True, **JIT_OPTIONS)
 def csr_loss(data, indices, indptr, y, sample_weight, coef_t, intercept, n_ranges):
     """Loss-only variant of :func:`csr_loss_gradient` (for line searches).
 
@@ -128,7 +128,7 @@ def csr_loss(data, indices, indptr, y, sample_weight, coef_t, intercept, n_range
     return loss_partials
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, cache=True, **JIT_OPTIONS)
 def reduce_transposed_partials(
     grad_t_partials, intercept_partials, scale, grad_coef_out, grad_intercept_out
 ):
@@ -157,14 +157,14 @@ def reduce_transposed_partials(
             grad_intercept_out[k] = scale * total
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, cache=True, **JIT_OPTIONS)
 def csr_scores(data, indices, indptr, coef_t, intercept, out):
     """Scores ``X @ coef_t + intercept`` of CSR X written into ``out`` (n_samples, K)."""
     for i in prange(indptr.shape[0] - 1):
         _row_scores(data, indices, indptr[i], indptr[i + 1], coef_t, intercept, out[i])
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, cache=True, **JIT_OPTIONS)
 def csr_proba(data, indices, indptr, coef_t, intercept, out):
     """Probabilities ``softmax(X @ coef_t + intercept)`` written into ``out``."""
     for i in prange(indptr.shape[0] - 1):
@@ -172,7 +172,7 @@ def csr_proba(data, indices, indptr, coef_t, intercept, out):
         softmax_row(out[i], out[i])
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, cache=True, **JIT_OPTIONS)
 def csr_predict(data, indices, indptr, coef_t, intercept, out):
     """Arg-max class code per row into ``out`` (n_samples,), one row of scores at a time."""
     n_samples = indptr.shape[0] - 1

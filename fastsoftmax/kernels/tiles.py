@@ -16,7 +16,7 @@ from numba import njit
 from ._config import JIT_OPTIONS
 
 
-@njit(**JIT_OPTIONS)
+@njit(cache=True, **JIT_OPTIONS)
 def tiled_scores(x_block, coef, z_block):
     """``z_block = x_block @ coef.T``.
 
@@ -76,7 +76,7 @@ def tiled_scores(x_block, coef, z_block):
         i += 1
 
 
-@njit(**JIT_OPTIONS)
+@njit(cache=True, **JIT_OPTIONS)
 def tiled_gradient(z_block, x_block, grad_block):
     """``grad_block = z_block.T @ x_block``.
 
