@@ -3,7 +3,7 @@
 Public names: the estimator :class:`SoftmaxRegression` and the numerical
 backend (:func:`softmax`, :func:`log_softmax`, :func:`logsumexp`,
 :func:`cross_entropy`, :func:`loss_gradient`). Row helpers for a user's own
-``@njit`` code are in :mod:`fastsoftmax.kernels`.
+``numba.njit`` code are in :mod:`fastsoftmax.kernels`.
 """
 
 from .backend import cross_entropy, log_softmax, logsumexp, loss_gradient, softmax

@@ -5,7 +5,7 @@ none modifies its inputs unless an ``out=`` buffer says so. float32 inputs are
 computed in float32 and float64 in float64; other real dtypes are converted
 to float64 once.
 
-For use inside a user's own ``@njit`` code, call the row helpers of
+For use inside a user's own ``numba.njit`` code, call the row helpers of
 :mod:`fastsoftmax.kernels.rows` instead (``softmax_row``, ``row_logsumexp``,
 ``cross_entropy_row``, ...): they do no validation.
 """

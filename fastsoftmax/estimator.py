@@ -341,7 +341,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         """
         X = self._validated_X(X)
         if self.classes_.shape[0] == 2:
-            coef = (self._dense_coef()[1] - self._dense_coef()[0])[np.newaxis, :]
+            dense = self._dense_coef()
+            coef = (dense[1] - dense[0])[np.newaxis, :]
             intercept = np.array([self.intercept_[1] - self.intercept_[0]])
             return linear_scores(X, coef, intercept, self._threads()).ravel()
         return linear_scores(X, self._dense_coef(), self._intercept(), self._threads())

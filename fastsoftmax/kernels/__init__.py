@@ -1,7 +1,7 @@
 """Numba kernels. Nothing here knows about estimators, scipy or validation.
 
 The row helpers in :mod:`fastsoftmax.kernels.rows` are public and may be
-called from a user's own ``@njit`` code.
+called from a user's own ``numba.njit`` code.
 """
 
 from .rows import (

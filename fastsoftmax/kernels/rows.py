@@ -1,13 +1,13 @@
 """Row helpers: stable softmax arithmetic on one row of scores.
 
 These are the building blocks of every kernel in this package and part of the
-public backend: they are plain ``@njit`` functions (not parallel), so a user's
-own ``@njit`` code can call them::
+public backend: they are plain ``numba.njit`` functions (not parallel), so a user's
+own compiled code can call them::
 
     from numba import njit
     from fastsoftmax.kernels.rows import row_logsumexp
 
-    @njit
+    @njit(cache=True)
     def mean_logsumexp(Z):
         total = 0.0
         for i in range(Z.shape[0]):
