@@ -15,6 +15,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._diagnostics import SEPARABLE_MESSAGE, feature_scale_hint, separates_training_data
 from ._params import check_estimator_params, resolve_penalty
 from ._threads import kernel_threads
 from ._validation import check_sample_weight
@@ -237,7 +238,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             warnings.warn(
                 f"SoftmaxRegression did not converge to tol={self.tol}: "
                 f"{result.message}. Increase max_iter, scale the features, or "
-                "loosen tol.",
+                f"loosen tol.{feature_scale_hint(X)}",
                 ConvergenceWarning,
                 stacklevel=2,
             )
@@ -256,7 +257,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         self.objective_ = result.objective
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
+        if isinstance(penalty, NoPenalty):
+            self._warn_if_separable(X, y_codes, sample_weight)
         return self
+
+    def _warn_if_separable(self, X, y_codes, sample_weight):
+        predicted = linear_predict(X, self.coef_, self._intercept(), self._threads())
+        if separates_training_data(predicted, y_codes, sample_weight):
+            warnings.warn(SEPARABLE_MESSAGE, ConvergenceWarning, stacklevel=3)
 
     def _uses_lbfgs(self, penalty):
         return self.solver == "lbfgs" or (self.solver == "auto" and penalty.smooth)

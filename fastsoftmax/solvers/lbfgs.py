@@ -65,6 +65,10 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0):
         )
     grad = np.empty(objective.n_params)
     n_evaluations = 0
+    # scipy may return the last trial point's value beside an earlier x (seen
+    # when the first line search fails); keep the best point ourselves so the
+    # returned w, objective and gradient always belong together.
+    best = {"value": np.inf, "w": np.array(w0, dtype=float), "grad": None}
 
     def fun(w):
         nonlocal n_evaluations
@@ -77,6 +81,8 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0):
         if verbose > 0:
             print(f"evaluation {n_evaluations}: objective {value:.12g}, "
                   f"max |gradient| {np.max(np.abs(grad)):.3e}")
+        if value < best["value"] or best["grad"] is None:
+            best.update(value=value, w=w.copy(), grad=grad.copy())
         # scipy memoises the returned gradient by reference; the buffer is
         # overwritten by the next evaluation, so hand it a copy.
         return value, grad.copy()
@@ -95,7 +101,8 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0):
     # status 0: the gradient or the objective's decrease reached its
     # tolerance; 1: max_iter or maxfun reached; 2: the line search failed.
     # Only the gradient rule counts as convergence: tol has one meaning.
-    max_abs_grad = float(np.max(np.abs(result.jac), initial=0.0))
+    w, value, grad_at_w = best["w"], float(best["value"]), best["grad"]
+    max_abs_grad = float(np.max(np.abs(grad_at_w), initial=0.0))
     converged = result.status == 0 and max_abs_grad <= tol
     if result.status == 1 and result.nit >= max_iter:
         message = f"the iteration limit was reached (max_iter={max_iter})"
@@ -104,9 +111,16 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0):
             f"the objective stopped decreasing at floating-point precision after "
             f"{result.nit} iterations with max |gradient| = {max_abs_grad:.3g} > tol"
         )
+    elif result.status == 2:
+        message = (
+            f"the line search found no decrease of the objective after {result.nit} "
+            f"iterations (max |gradient| = {max_abs_grad:.3g}); this happens when "
+            "the problem is badly scaled or the objective is not finite near the "
+            "current point"
+        )
     else:
         message = f"L-BFGS-B stopped after {result.nit} iterations: {result.message}"
     return SolverResult(
-        w=result.x, objective=float(result.fun), n_iter=int(result.nit),
+        w=w, objective=value, n_iter=int(result.nit),
         n_evaluations=n_evaluations, converged=converged, message=message,
     )

@@ -67,6 +67,21 @@ class _CompactLBFGS:
             return self.gamma * v
         return self.gamma * v - self._V.T @ (self._middle_inv @ (self._V @ v))
 
+    def inverse_matvec(self, v):
+        """``B^{-1} @ v`` by the two-loop recursion (Nocedal & Wright, Alg. 7.4)."""
+        q = np.array(v, dtype=np.float64)
+        n_pairs = self.S.shape[0]
+        rho = 1.0 / np.einsum("ij,ij->i", self.S, self.Y)
+        alpha = np.empty(n_pairs)
+        for i in range(n_pairs - 1, -1, -1):
+            alpha[i] = rho[i] * np.dot(self.S[i], q)
+            q -= alpha[i] * self.Y[i]
+        q /= self.gamma
+        for i in range(n_pairs):
+            beta = rho[i] * np.dot(self.Y[i], q)
+            q += (alpha[i] - beta) * self.S[i]
+        return q
+
     def largest_eigenvalue(self, n_params):
         """Upper estimate of ``B``'s largest eigenvalue (a few power steps)."""
         if self.S.shape[0] == 0:
@@ -128,6 +143,9 @@ def _solve_model(problem, hessian, w, grad, target):
 
     Stops when the model's proximal-gradient mapping is at most ``target``.
     """
+    if problem.penalty.smooth:
+        # No prox: the model's minimiser is the quasi-Newton step, exactly.
+        return w - hessian.inverse_matvec(grad)
     if hessian.S.shape[0] == 0:
         # B = gamma I: the model's minimiser is one proximal-gradient step.
         step = 1.0 / hessian.gamma
