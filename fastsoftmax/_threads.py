@@ -11,6 +11,48 @@ process-wide. Several Python threads may run kernels at once (the kernels
 release the GIL), so the BLAS limit is reference-counted under a lock: the
 first thread to enter sets it, the last to leave restores it, and no thread
 ever runs a kernel with BLAS unrestricted in between.
+
+threadpoolctl and the process-wide OpenBLAS pool
+------------------------------------------------
+For an OpenBLAS whose pool is process-wide (the "pthreads" build that the
+NumPy and SciPy wheels ship), threadpoolctl 3.8 lets only one
+Python thread change the limit: the first thread that sets one becomes the
+"controlling thread", and ``set_num_threads`` from any other thread is
+silently ignored until the controlling thread leaves a
+``with threadpool_limits(...)`` block. The reference count above sets the
+limit in one thread and may restore it in another, outside any ``with``
+block, so control would never be released. Measured before this was handled:
+after one fit in the main thread, a fit in a worker thread ran with BLAS on
+all cores inside ``prange`` (the limit was ignored); and when the first fit
+ran in a worker thread and another thread left last, the restore was ignored
+and BLAS stayed on one thread for the rest of the process. So
+:func:`_with_blas_control` force-clears the controlling thread around each
+set and restore; both happen under ``_lock``, so they never race each other.
+OpenBLAS's setting itself is global (a limit set from any thread applies to
+BLAS calls from Numba's worker threads), which is what the kernels need.
+
+Numba's workqueue threading layer
+---------------------------------
+Numba picks its threading layer at the first parallel launch: TBB if the
+``tbb`` package is installed, else OpenMP, else "workqueue" (or whichever
+``NUMBA_THREADING_LAYER`` names). The workqueue layer is not thread-safe:
+when two Python threads launch parallel code at the same time it prints
+"Numba workqueue threading layer is terminating: Concurrent access has been
+detected" and aborts the whole process (SIGABRT); four threads fitting at
+once do that within a few rounds (tests/test_threading_layers.py shows it).
+So when the active layer is workqueue, :func:`kernel_threads` and
+:func:`parallel_launch_guard` hold a process-wide re-entrant lock for their
+whole block: kernel calls from different Python threads then run one after
+the other (each still on all its Numba threads), and nested use in one thread
+does not deadlock. Under OpenMP and TBB no lock is taken.
+
+Rules that follow: every call of a ``parallel=True`` function must be inside
+:func:`kernel_threads` or :func:`parallel_launch_guard` (the latter for calls
+that keep the caller's thread count, such as the backend's softmax); and a
+block holding the guard must not wait for another Python thread that itself
+runs kernels (under workqueue it would wait forever), so code that hands
+kernel work to a thread pool takes the guard per kernel call in the pool, not
+around the wait.
 """
 
 import numbers
@@ -18,12 +60,18 @@ import threading
 from contextlib import contextmanager
 
 import numba
+import threadpoolctl
 from threadpoolctl import ThreadpoolController
 
 _lock = threading.Lock()
 _active_users = 0
 _blas_limit = None  # the threadpoolctl limiter while _active_users > 0
 _controller = None  # built once: scanning the loaded libraries is slow
+
+# Held around kernel calls when the threading layer is workqueue. Re-entrant
+# because kernel_threads blocks nest (a fit calling a prediction helper).
+_launch_lock = threading.RLock()
+_needs_launch_lock = None  # cached answer of _must_serialise_launches()
 
 
 def resolve_n_threads(n_threads):
@@ -56,6 +104,74 @@ def resolve_n_threads(n_threads):
     return min(n_threads, maximum)
 
 
+def _must_serialise_launches():
+    """Whether parallel launches from different Python threads must take turns.
+
+    True when Numba's active threading layer is workqueue. The answer is
+    computed once and cached: the layer cannot change after it is loaded.
+
+    Returns
+    -------
+    bool
+    """
+    global _needs_launch_lock
+    if _needs_launch_lock is None:
+        # numba.threading_layer() raises ValueError until the layer is
+        # loaded; get_num_threads() loads it (the same step a first parallel
+        # launch takes, without compiling anything) and raises a clear error
+        # if the requested layer cannot be loaded.
+        numba.get_num_threads()
+        try:
+            layer = numba.threading_layer()
+        except ValueError:
+            # Cannot tell: serialise, which is always safe, and ask again.
+            return True
+        _needs_launch_lock = layer == "workqueue"
+    return _needs_launch_lock
+
+
+@contextmanager
+def parallel_launch_guard():
+    """Make the enclosed parallel kernel calls safe under every threading layer.
+
+    Under Numba's workqueue layer (not thread-safe) this holds a process-wide
+    re-entrant lock, so enclosed kernel calls from different Python threads
+    run one after the other; under OpenMP or TBB it does nothing.
+    :func:`kernel_threads` includes it; use this directly around a parallel
+    kernel that runs without :func:`kernel_threads`.
+
+    Yields
+    ------
+    None
+    """
+    if _must_serialise_launches():
+        with _launch_lock:
+            yield
+    else:
+        yield
+
+
+def _with_blas_control(action):
+    """Run ``action()`` so that the BLAS limits it sets are really applied.
+
+    threadpoolctl ignores OpenBLAS (pthreads) limits set by any thread other
+    than its "controlling thread" (see the module docstring); clearing it
+    before makes this thread the controller for ``action``, and clearing it
+    after leaves no stale controller that would block the next set or restore,
+    which may come from another thread. Call with ``_lock`` held.
+    """
+    # Absent in threadpoolctl versions without the controlling thread.
+    openblas = getattr(threadpoolctl, "OpenBLASController", None)
+    clear = getattr(openblas, "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
+    try:
+        return action()
+    finally:
+        if clear is not None:
+            clear(force=True)
+
+
 def _enter_single_threaded_blas():
     global _active_users, _blas_limit, _controller
     with _lock:
@@ -66,7 +182,9 @@ def _enter_single_threaded_blas():
                 import scipy.linalg  # noqa: F401
 
                 _controller = ThreadpoolController()
-            _blas_limit = _controller.limit(limits=1, user_api="blas")
+            _blas_limit = _with_blas_control(
+                lambda: _controller.limit(limits=1, user_api="blas")
+            )
         _active_users += 1
 
 
@@ -75,7 +193,7 @@ def _leave_single_threaded_blas():
     with _lock:
         _active_users -= 1
         if _active_users == 0:
-            _blas_limit.restore_original_limits()
+            _with_blas_control(_blas_limit.restore_original_limits)
             _blas_limit = None
 
 
@@ -83,7 +201,9 @@ def _leave_single_threaded_blas():
 def kernel_threads(n_threads=None):
     """Run the enclosed kernel calls on ``n_threads`` Numba threads, BLAS on one.
 
-    Safe to use from several Python threads at once.
+    Safe to use from several Python threads at once, under every Numba
+    threading layer; under workqueue the blocks of different Python threads
+    take turns (see :func:`parallel_launch_guard`).
 
     Parameters
     ----------
@@ -96,11 +216,16 @@ def kernel_threads(n_threads=None):
         The number of Numba threads in use.
     """
     resolved = resolve_n_threads(n_threads)
-    previous = numba.get_num_threads()
-    numba.set_num_threads(resolved)
-    _enter_single_threaded_blas()
-    try:
-        yield resolved
-    finally:
-        _leave_single_threaded_blas()
-        numba.set_num_threads(previous)
+    with parallel_launch_guard():
+        previous = numba.get_num_threads()
+        numba.set_num_threads(resolved)
+        try:
+            # Inside the outer try: if setting the BLAS limit fails, Numba's
+            # thread count is still restored.
+            _enter_single_threaded_blas()
+            try:
+                yield resolved
+            finally:
+                _leave_single_threaded_blas()
+        finally:
+            numba.set_num_threads(previous)

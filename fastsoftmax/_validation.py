@@ -9,6 +9,7 @@ import numbers
 import numpy as np
 from numba import njit, prange
 
+from ._threads import parallel_launch_guard
 from .kernels._config import JIT_OPTIONS
 
 FLOAT_DTYPES = (np.float32, np.float64)
@@ -42,7 +43,10 @@ def as_float_array(a, name, ndim):
 
 def check_all_finite(arr, name):
     """Raise ``ValueError`` if ``arr`` holds NaN or +-inf, naming the first."""
-    if not _all_finite(arr.reshape(-1) if arr.flags.c_contiguous else arr.ravel()):
+    flat = arr.reshape(-1) if arr.flags.c_contiguous else arr.ravel()
+    with parallel_launch_guard():  # a parallel kernel, maybe outside kernel_threads
+        all_finite = _all_finite(flat)
+    if not all_finite:
         bad = np.argwhere(~np.isfinite(arr))[0]
         where = tuple(int(i) for i in bad)
         value = arr[where]
