@@ -56,6 +56,17 @@ def check_estimator_params(est):
             f"{name}: class_weight must be None, 'balanced' or a dict "
             f"{{label: weight}}, got {cw!r}."
         )
+    smoothing = getattr(est, "label_smoothing", 0.0)
+    if not _is_real(smoothing) or not 0 <= smoothing < 1:
+        raise ValueError(
+            f"{name}: label_smoothing must be a number in [0, 1), got {smoothing!r}."
+        )
+    callback = getattr(est, "callback", None)
+    if callback is not None and not callable(callback):
+        raise TypeError(
+            f"{name}: callback must be callable (it receives an IterationState and "
+            f"returns True to stop) or None, got {type(callback).__name__}."
+        )
     if not isinstance(est.verbose, numbers.Integral) or est.verbose < 0:
         raise ValueError(f"{name}: verbose must be an int >= 0, got {est.verbose!r}.")
     for param in ("n_threads", "n_jobs"):

@@ -13,7 +13,8 @@ For use inside a user's own ``numba.njit`` code, call the row helpers of
 import numpy as np
 import scipy.sparse as sp
 
-from ._threads import kernel_threads
+from ._targets import check_cost_matrix, check_soft_targets, looks_like_soft_targets
+from ._threads import kernel_threads, parallel_launch_guard
 from ._validation import (
     as_float_array,
     check_all_finite,
@@ -21,11 +22,24 @@ from ._validation import (
     check_sample_weight,
     check_scores,
 )
-from .kernels.scores import cross_entropy_sum, log_softmax_rows, logsumexp_rows, softmax_rows
+from .kernels.scores import (
+    cross_entropy_sum,
+    log_softmax_rows,
+    logsumexp_rows,
+    softmax_rows,
+    target_cross_entropy_sum,
+)
 from .objective import make_objective
 from .penalties import L2Penalty
 
-__all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "loss_gradient"]
+__all__ = [
+    "cross_entropy",
+    "log_softmax",
+    "logsumexp",
+    "loss_gradient",
+    "min_expected_cost",
+    "softmax",
+]
 
 
 def _as_csr_or_c_array(X):
@@ -98,7 +112,8 @@ def softmax(Z, *, out=None):
     """
     Z = check_scores(Z)
     out = _check_out(out, Z)
-    softmax_rows(_separate_or_same(Z, out), out)
+    with parallel_launch_guard():
+        softmax_rows(_separate_or_same(Z, out), out)
     return out
 
 
@@ -119,7 +134,8 @@ def log_softmax(Z, *, out=None):
     """
     Z = check_scores(Z)
     out = _check_out(out, Z)
-    log_softmax_rows(_separate_or_same(Z, out), out)
+    with parallel_launch_guard():
+        log_softmax_rows(_separate_or_same(Z, out), out)
     return out
 
 
@@ -138,23 +154,30 @@ def logsumexp(Z):
     """
     Z = check_scores(Z)
     out = np.empty(Z.shape[0], dtype=Z.dtype)
-    logsumexp_rows(Z, out)
+    with parallel_launch_guard():
+        logsumexp_rows(Z, out)
     return out
 
 
-def cross_entropy(Z, y, *, sample_weight=None):
-    """Weighted mean cross-entropy of scores against integer labels.
+def cross_entropy(Z, y, *, sample_weight=None, label_smoothing=0.0):
+    """Weighted mean cross-entropy of scores against labels or soft targets.
 
-    ``sum_i s_i * (logsumexp(Z[i]) - Z[i, y[i]]) / sum_i s_i``.
+    ``sum_i s_i * sum_k t_ik * (logsumexp(Z[i]) - Z[i, k]) / sum_i s_i``, with
+    targets ``t_i = onehot(y[i])`` for labels (that is, ``logsumexp(Z[i]) -
+    Z[i, y[i]]``), smoothed to ``(1 - e) onehot(y[i]) + e / n_classes`` by
+    ``label_smoothing=e``, or the rows of a soft-target matrix ``y``.
 
     Parameters
     ----------
     Z : array-like of shape (n_samples, n_classes)
         Scores (logits), as for :func:`softmax`.
-    y : array-like of shape (n_samples,)
-        Integer class codes in ``[0, n_classes)``.
+    y : array-like of shape (n_samples,) or (n_samples, n_classes)
+        Integer class codes in ``[0, n_classes)``, or soft targets: float
+        rows of class probabilities (non-negative, summing to 1).
     sample_weight : array-like of shape (n_samples,), optional
         Non-negative weights, not all zero. None means all ones.
+    label_smoothing : float in [0, 1), default=0.0
+        Applied to labels and soft targets alike.
 
     Returns
     -------
@@ -166,16 +189,42 @@ def cross_entropy(Z, y, *, sample_weight=None):
     n_samples, n_classes = Z.shape
     if n_samples == 0:
         raise ValueError("Z has no rows; the mean cross-entropy of no samples is undefined.")
-    y = check_class_codes(y, n_samples, n_classes)
+    y, soft_targets, smoothing = _check_targets(y, n_samples, n_classes, label_smoothing)
     sw = check_sample_weight(sample_weight, n_samples)
     total_weight = float(n_samples) if sw is None else float(np.sum(sw))
     sw = np.empty(0, dtype=Z.dtype) if sw is None else sw.astype(Z.dtype)
-    return cross_entropy_sum(Z, y, sw) / total_weight
+    with parallel_launch_guard():
+        if soft_targets is None and smoothing == 0:
+            total = cross_entropy_sum(Z, y, sw)
+        else:
+            if soft_targets is None:
+                soft_targets = np.empty((0, n_classes), dtype=Z.dtype)
+            total = target_cross_entropy_sum(
+                Z, y, soft_targets.astype(Z.dtype), smoothing, sw
+            )
+    return total / total_weight
+
+
+def _check_targets(y, n_samples, n_classes, label_smoothing):
+    """``(labels, None, smoothing)`` for labels, ``(empty, soft targets, 0.0)``
+    for a soft-target matrix (with the smoothing already applied)."""
+    smoothing = float(label_smoothing)
+    if not 0 <= smoothing < 1:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}.")
+    if looks_like_soft_targets(y):
+        Y = check_soft_targets(y, n_samples, smoothing)
+        if Y.shape[1] != n_classes:
+            raise ValueError(
+                f"Soft targets y have {Y.shape[1]} columns but there are {n_classes} "
+                "classes; give one column per class."
+            )
+        return np.empty(0, dtype=np.intp), Y, 0.0
+    return check_class_codes(y, n_samples, n_classes), None, smoothing
 
 
 def loss_gradient(
-    coef, intercept, X, y, *, sample_weight=None, l2_reg_strength=0.0, n_threads=None,
-    check_finite=True,
+    coef, intercept, X, y, *, sample_weight=None, l2_reg_strength=0.0, label_smoothing=0.0,
+    n_threads=None, check_finite=True,
 ):
     """Loss and gradient of L2-regularised softmax regression, in one pass over X.
 
@@ -193,12 +242,15 @@ def loss_gradient(
         C-contiguous are copied to C order once. scipy.sparse CSR data is
         used as it is (one visit of each stored entry); other sparse formats
         are converted to CSR once.
-    y : array-like of shape (n_samples,)
-        Integer class codes in ``[0, n_classes)``.
+    y : array-like of shape (n_samples,) or (n_samples, n_classes)
+        Integer class codes in ``[0, n_classes)``, or soft targets (float
+        rows of class probabilities); see :func:`cross_entropy`.
     sample_weight : array-like of shape (n_samples,), optional
         Non-negative weights, not all zero. None means all ones.
     l2_reg_strength : float, default=0.0
         Non-negative multiplier of ``||coef||_F^2 / 2``.
+    label_smoothing : float in [0, 1), default=0.0
+        Targets ``(1 - e) t + e / n_classes``; see :func:`cross_entropy`.
     n_threads : int, optional
         Threads for the kernel; None uses all cores. The result is the same
         bits for every thread count.
@@ -242,13 +294,16 @@ def loss_gradient(
                 f"it must be ({n_classes},) or None."
             )
         check_all_finite(intercept, "intercept")
-    y = check_class_codes(y, n_samples, n_classes)
+    y, soft_targets, smoothing = _check_targets(y, n_samples, n_classes, label_smoothing)
     sw = check_sample_weight(sample_weight, n_samples)
     l2 = float(l2_reg_strength)
     if not (np.isfinite(l2) and l2 >= 0):
         raise ValueError(f"l2_reg_strength must be finite and >= 0, got {l2_reg_strength}.")
 
-    objective = make_objective(X, y, sw, n_classes, intercept is not None)
+    objective = make_objective(
+        X, y, sw, n_classes, intercept is not None, soft_targets=soft_targets,
+        label_smoothing=smoothing,
+    )
     w = objective.pack(coef, intercept)
     grad = np.empty(objective.n_params)
     with kernel_threads(n_threads):
@@ -258,3 +313,46 @@ def loss_gradient(
     loss += penalty.value(coef)
     penalty.add_smooth_gradient(coef, grad_coef)
     return loss, grad_coef, grad_intercept
+
+
+_COST_ROWS_PER_BLOCK = 4096  # bounds the (rows, K) block of expected costs
+
+
+def min_expected_cost(proba, cost_matrix):
+    """Class of least expected cost for each row of probabilities.
+
+    The decision that minimises the expected cost under ``proba``:
+    ``argmin_j sum_i proba[n, i] * cost_matrix[i, j]``. With the 0-1 cost
+    (``1 - identity``) this is the most probable class.
+
+    Parameters
+    ----------
+    proba : array-like of shape (n_samples, n_classes)
+        Non-negative class probabilities (e.g. from ``predict_proba``).
+    cost_matrix : array-like of shape (n_classes, n_classes)
+        ``cost_matrix[i, j]``: the cost of predicting class ``j`` when the
+        truth is class ``i``. Finite; any sign.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,), intp
+        Class codes in ``[0, n_classes)``; ties go to the lowest code.
+
+    Notes
+    -----
+    Works through blocks of rows, so the extra memory is a
+    ``(4096, n_classes)`` block, whatever ``n_samples``.
+    """
+    P = as_float_array(proba, "proba", 2)
+    check_all_finite(P, "proba")
+    if P.shape[1] == 0:
+        raise ValueError("proba has no columns; it needs one column per class.")
+    if np.any(P < 0):
+        i, k = np.argwhere(P < 0)[0]
+        raise ValueError(f"proba[{i}, {k}] = {P[i, k]} is negative; probabilities are >= 0.")
+    cost = check_cost_matrix(cost_matrix, P.shape[1]).astype(P.dtype)
+    codes = np.empty(P.shape[0], dtype=np.intp)
+    for start in range(0, P.shape[0], _COST_ROWS_PER_BLOCK):
+        block = P[start:start + _COST_ROWS_PER_BLOCK]
+        codes[start:start + block.shape[0]] = np.argmin(block @ cost, axis=1)
+    return codes

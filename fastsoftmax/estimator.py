@@ -17,8 +17,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._diagnostics import SEPARABLE_MESSAGE, feature_scale_hint, separates_training_data
 from ._params import check_estimator_params, resolve_penalty
+from ._targets import check_cost_matrix, check_soft_targets, looks_like_soft_targets
 from ._threads import kernel_threads
 from ._validation import check_sample_weight
+from .backend import min_expected_cost
 from .objective import make_objective
 from .penalties import NoPenalty, make_penalty
 from .prediction import linear_log_proba, linear_predict, linear_proba, linear_scores
@@ -87,7 +89,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         Threads for the kernels; None uses all cores (or ``n_jobs`` if set).
         Results are bit-identical for every thread count.
     verbose : int, default=0
-        If > 0, print the objective at every evaluation.
+        If > 0, print what is being fitted, then one aligned line per
+        iteration (iteration, objective, optimality measure compared with
+        ``tol``, elapsed seconds) and a summary at the end.
     n_jobs : int or None, default=None
         scikit-learn's spelling of the thread count; used when ``n_threads``
         is None (-1 means all cores).
@@ -101,6 +105,20 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     intercept_scaling : 1, default=1
         Accepted for compatibility; the intercept is never penalised, so no
         scaling is needed.
+    label_smoothing : float in [0, 1), default=0.0
+        Fit against ``(1 - e) * onehot(y) + e / n_classes`` instead of the
+        hard labels (also applied to soft targets): a regulariser that keeps
+        probabilities away from 0 and 1.
+    cost_matrix : array-like of shape (n_classes, n_classes) or None, default=None
+        Entry ``[i, j]`` is the cost of predicting ``classes_[j]`` when the
+        truth is ``classes_[i]``. When given, ``predict`` returns the class of
+        least expected cost under ``predict_proba`` instead of the most
+        probable one; the fit itself is unchanged.
+    callback : callable or None, default=None
+        Called after every solver iteration with a
+        :class:`fastsoftmax.IterationState` (iteration, objective,
+        optimality, elapsed, coef, intercept); returning True stops the fit
+        there (without a ``ConvergenceWarning``).
 
     Attributes
     ----------
@@ -126,6 +144,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     binary L1 model at the same ``C``; for elastic-net at ``C' = 2C/(1+r)``
     and ``r' = 2r/(1+r)``. With an even number of classes an L1 optimum may
     not be unique (a column can shift by a constant within an interval).
+
+    Soft targets: ``fit(X, Y)`` with ``Y`` a 2-D float array of shape
+    (n_samples, n_classes) whose rows are probability distributions
+    (non-negative, summing to 1 within 1e-6) fits the cross-entropy against
+    them, ``sum_k Y[i, k] * (logsumexp(z_i) - z_ik)``; ``classes_`` is then
+    ``arange(n_classes)``. Any other 2-D ``y`` follows scikit-learn's rules
+    (a single column is flattened with a warning).
 
     With two classes the model keeps two coefficient rows; ``decision_function``
     returns ``z_1 - z_0`` of shape (n_samples,). This equals scikit-learn's
@@ -164,6 +189,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         multi_class="multinomial",
         dual=False,
         intercept_scaling=1,
+        label_smoothing=0.0,
+        cost_matrix=None,
+        callback=None,
     ):
         self.C = C
         self.penalty = penalty
@@ -181,6 +209,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.multi_class = multi_class
         self.dual = dual
         self.intercept_scaling = intercept_scaling
+        self.label_smoothing = label_smoothing
+        self.cost_matrix = cost_matrix
+        self.callback = callback
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -201,8 +232,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             scipy.sparse CSR data (arrays or matrices, int32 or int64
             indices) is used as it is; CSC, COO and other sparse formats are
             converted to CSR once (a copy of the stored entries).
-        y : array-like of shape (n_samples,)
-            Class labels (any hashable values that sort).
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Class labels (any hashable values that sort), or soft targets: a
+            float array whose rows are class probabilities (see Notes).
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights, not all zero.
 
@@ -211,30 +243,37 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self : SoftmaxRegression
         """
         check_estimator_params(self)
-        X, y = validate_data(
-            self, X, y, dtype=[np.float64, np.float32], order="C",
-            accept_sparse="csr", ensure_min_samples=1, y_numeric=False,
-        )
-        check_classification_targets(y)
-        classes, y_codes = np.unique(y, return_inverse=True)
-        if classes.shape[0] < 2:
-            raise ValueError(
-                "SoftmaxRegression needs samples of at least 2 classes in the "
-                f"data, but the data contains only one class: {classes[0]!r}."
+        if looks_like_soft_targets(y):
+            X, classes, y_codes, sample_weight, targets = self._soft_problem(X, y, sample_weight)
+        else:
+            X, classes, y_codes, sample_weight, targets = self._labelled_problem(
+                X, y, sample_weight
             )
-        sample_weight = self._combined_weights(sample_weight, y_codes, classes, X.shape[0])
+        n_classes = classes.shape[0]
+        if self.cost_matrix is not None:
+            check_cost_matrix(self.cost_matrix, n_classes)
 
-        objective = make_objective(X, y_codes, sample_weight, classes.shape[0], self.fit_intercept)
+        objective = make_objective(
+            X, y_codes, sample_weight, n_classes, self.fit_intercept, **targets
+        )
         penalty_name, l1_ratio = resolve_penalty(self)
         penalty = make_penalty(penalty_name, self.C, objective.sum_weights, l1_ratio)
         solve = minimize_lbfgs if self._uses_lbfgs(penalty) else minimize_proximal
         w0 = self._starting_point(objective, classes)
-        with kernel_threads(self._threads()):
+        with kernel_threads(self._threads()) as n_threads:
+            if self.verbose > 0:
+                print(
+                    f"SoftmaxRegression: {X.shape[0]} x {X.shape[1]} "
+                    f"{'CSR' if sp.issparse(X) else 'dense'} {X.dtype} data, "
+                    f"{n_classes} classes, penalty={penalty_name!r}, C={self.C}, "
+                    f"solver={solve.__name__.removeprefix('minimize_')}, "
+                    f"tol={self.tol}, {n_threads} threads", flush=True,
+                )
             result = solve(
                 objective, penalty, w0, tol=self.tol, max_iter=self.max_iter,
-                verbose=self.verbose,
+                verbose=self.verbose, callback=self.callback,
             )
-        if not result.converged:
+        if not result.converged and not result.stopped_by_callback:
             warnings.warn(
                 f"SoftmaxRegression did not converge to tol={self.tol}: "
                 f"{result.message}. Increase max_iter, scale the features, or "
@@ -257,9 +296,40 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         self.objective_ = result.objective
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
-        if isinstance(penalty, NoPenalty):
+        if isinstance(penalty, NoPenalty) and y_codes is not None and not self.label_smoothing:
             self._warn_if_separable(X, y_codes, sample_weight)
         return self
+
+    def _labelled_problem(self, X, y, sample_weight):
+        """Validated X, the classes, label codes, weights and target options."""
+        X, y = validate_data(
+            self, X, y, dtype=[np.float64, np.float32], order="C",
+            accept_sparse="csr", ensure_min_samples=1, y_numeric=False,
+        )
+        check_classification_targets(y)
+        classes, y_codes = np.unique(y, return_inverse=True)
+        if classes.shape[0] < 2:
+            raise ValueError(
+                "SoftmaxRegression needs samples of at least 2 classes in the "
+                f"data, but the data contains only one class: {classes[0]!r}."
+            )
+        sample_weight = self._combined_weights(sample_weight, y_codes, classes, X.shape[0])
+        return X, classes, y_codes, sample_weight, dict(label_smoothing=self.label_smoothing)
+
+    def _soft_problem(self, X, Y, sample_weight):
+        """As :meth:`_labelled_problem` for soft targets (no label codes)."""
+        if self.class_weight is not None:
+            raise ValueError(
+                "class_weight needs hard labels to know each sample's class; with "
+                "soft targets, weight the samples with sample_weight instead."
+            )
+        X = validate_data(
+            self, X, dtype=[np.float64, np.float32], order="C", accept_sparse="csr",
+            ensure_min_samples=1,
+        )
+        Y = check_soft_targets(Y, X.shape[0], self.label_smoothing)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        return X, np.arange(Y.shape[1]), None, sample_weight, dict(soft_targets=Y)
 
     def _warn_if_separable(self, X, y_codes, sample_weight):
         predicted = linear_predict(X, self.coef_, self._intercept(), self._threads())
@@ -385,7 +455,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return linear_log_proba(X, self._dense_coef(), self._intercept(), self._threads())
 
     def predict(self, X):
-        """Most probable class per sample.
+        """Most probable class per sample, or the class of least expected
+        cost if ``cost_matrix`` is set.
 
         Parameters
         ----------
@@ -397,5 +468,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             Labels from ``classes_``.
         """
         X = self._validated_X(X)
+        if self.cost_matrix is not None:
+            proba = linear_proba(X, self._dense_coef(), self._intercept(), self._threads())
+            return self.classes_[min_expected_cost(proba, self.cost_matrix)]
         codes = linear_predict(X, self._dense_coef(), self._intercept(), self._threads())
         return self.classes_[codes]

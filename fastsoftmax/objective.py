@@ -18,14 +18,15 @@ this layout; solvers and penalties go through ``unpack``.
 
 The data term is the weighted mean cross-entropy of the design notes::
 
-    L(w) = (1 / S) * sum_i s_i * (logsumexp(z_i) - z_i[y_i]),   z_i = coef @ x_i + intercept
+    L(w) = (1 / S) * sum_i s_i * sum_k t_ik * (logsumexp(z_i) - z_ik),   z_i = coef @ x_i + intercept
 
-with ``S = sum_i s_i``. Penalties are added by the solver
+with ``S = sum_i s_i`` and targets ``t_i``: ``onehot(y_i)`` for hard labels
+(then the inner sum is ``logsumexp(z_i) - z_i[y_i]``), ``(1 - e) onehot(y_i)
++ e / K`` with label smoothing ``e``, or a row of soft targets. Penalties are added by the solver
 (:mod:`fastsoftmax.penalties`), never here.
 """
 
 import numpy as np
-
 import scipy.sparse as sp
 
 from .kernels._config import N_ROW_RANGES, SPARSE_PARTIALS_BYTES
@@ -53,10 +54,20 @@ class _Objective:
     and ``loss``.
     """
 
-    def __init__(self, X, y, sample_weight, n_classes, fit_intercept):
+    def __init__(
+        self, X, y, sample_weight, n_classes, fit_intercept, soft_targets=None,
+        label_smoothing=0.0,
+    ):
         self.X = X
-        self.y = y
         self.n_classes = int(n_classes)
+        # The kernels take labels and soft targets side by side; the unused
+        # one is empty (see the kernel modules).
+        self.y = np.empty(0, dtype=np.intp) if y is None else y
+        if soft_targets is None:
+            self.soft_targets = np.empty((0, self.n_classes), dtype=X.dtype)
+        else:
+            self.soft_targets = np.ascontiguousarray(soft_targets, dtype=X.dtype)
+        self.smoothing = float(label_smoothing)
         self.n_features = X.shape[1]
         self.fit_intercept = bool(fit_intercept)
         if sample_weight is None:
@@ -118,10 +129,15 @@ class DenseObjective(_Objective):
         Non-negative weights; None means all ones.
     n_classes : int
     fit_intercept : bool
+    soft_targets : ndarray of shape (n_samples, n_classes) or None
+        Rows of target probabilities used instead of ``y`` (then ``y`` may
+        be None); cast to X's dtype once if needed.
+    label_smoothing : float, default=0.0
+        Smoothing ``e`` of the hard labels, in [0, 1).
     """
 
-    def __init__(self, X, y, sample_weight, n_classes, fit_intercept):
-        super().__init__(X, y, sample_weight, n_classes, fit_intercept)
+    def __init__(self, X, y, sample_weight, n_classes, fit_intercept, **targets):
+        super().__init__(X, y, sample_weight, n_classes, fit_intercept, **targets)
         K, d = self.n_classes, self.n_features
         self.row_block = row_block_size(d, X.itemsize)
         self.use_blas = use_blas_for(K)
@@ -161,7 +177,7 @@ class DenseObjective(_Objective):
         """
         coef, intercept = self._kernel_params(w)
         loss_partials = dense_loss_gradient(
-            self.X, self.y, self.sample_weight, coef, intercept, self.row_block,
+            self.X, self.y, self.soft_targets, self.smoothing, self.sample_weight, coef, intercept, self.row_block,
             self.use_blas, self._grad_partials, self._intercept_partials,
         )
         grad_coef, grad_intercept = self.unpack(grad_out)
@@ -186,7 +202,7 @@ class DenseObjective(_Objective):
         """
         coef, intercept = self._kernel_params(w)
         partials = dense_loss(
-            self.X, self.y, self.sample_weight, coef, intercept, self.row_block,
+            self.X, self.y, self.soft_targets, self.smoothing, self.sample_weight, coef, intercept, self.row_block,
             self.use_blas,
         )
         return self._mean(partials)
@@ -214,12 +230,12 @@ class CsrObjective(_Objective):
     ----------
     X : scipy.sparse CSR array or matrix of shape (n_samples, n_features)
         float32 or float64 data, int32 or int64 indices; used as it is.
-    y, sample_weight, n_classes, fit_intercept
+    y, sample_weight, n_classes, fit_intercept, soft_targets, label_smoothing
         As for :class:`DenseObjective`.
     """
 
-    def __init__(self, X, y, sample_weight, n_classes, fit_intercept):
-        super().__init__(X, y, sample_weight, n_classes, fit_intercept)
+    def __init__(self, X, y, sample_weight, n_classes, fit_intercept, **targets):
+        super().__init__(X, y, sample_weight, n_classes, fit_intercept, **targets)
         K, d = self.n_classes, self.n_features
         self.n_ranges = sparse_n_ranges(d, K)
         self._grad_t_partials = np.empty((self.n_ranges, d, K))
@@ -252,7 +268,8 @@ class CsrObjective(_Objective):
         _, coef_t, intercept = self._kernel_params(w)
         X = self.X
         loss_partials = csr_loss_gradient(
-            X.data, X.indices, X.indptr, self.y, self.sample_weight, coef_t, intercept,
+            X.data, X.indices, X.indptr, self.y, self.soft_targets, self.smoothing,
+            self.sample_weight, coef_t, intercept,
             self._grad_t_partials, self._intercept_partials,
         )
         grad_coef, grad_intercept = self.unpack(grad_out)
@@ -269,15 +286,23 @@ class CsrObjective(_Objective):
         _, coef_t, intercept = self._kernel_params(w)
         X = self.X
         partials = csr_loss(
-            X.data, X.indices, X.indptr, self.y, self.sample_weight, coef_t, intercept,
+            X.data, X.indices, X.indptr, self.y, self.soft_targets, self.smoothing,
+            self.sample_weight, coef_t, intercept,
             self.n_ranges,
         )
         return self._mean(partials)
 
 
-def make_objective(X, y, sample_weight, n_classes, fit_intercept):
+def make_objective(
+    X, y, sample_weight, n_classes, fit_intercept, *, soft_targets=None, label_smoothing=0.0
+):
     """The objective for X's format: :class:`CsrObjective` for scipy.sparse
-    CSR input, :class:`DenseObjective` for a C-ordered ndarray."""
-    if sp.issparse(X):
-        return CsrObjective(X, y, sample_weight, n_classes, fit_intercept)
-    return DenseObjective(X, y, sample_weight, n_classes, fit_intercept)
+    CSR input, :class:`DenseObjective` for a C-ordered ndarray.
+
+    ``soft_targets`` (n_samples, n_classes) replaces the labels ``y`` when
+    given; ``label_smoothing`` smooths the labels otherwise."""
+    cls = CsrObjective if sp.issparse(X) else DenseObjective
+    return cls(
+        X, y, sample_weight, n_classes, fit_intercept, soft_targets=soft_targets,
+        label_smoothing=label_smoothing,
+    )

@@ -140,3 +140,33 @@ def kkt_violation(coef, intercept, X, y, C, penalty, l1_ratio=None):
             else:
                 worst = max(worst, np.linalg.norm(g[:, j]) - alpha)
     return worst
+
+
+def soft_loss_gradient(coef, intercept, X, targets, sample_weight=None, l2_reg_strength=0.0):
+    """Loss and gradients against soft targets T (n, K), by the textbook formulas:
+    ``sum_i s_i sum_k T_ik (logsumexp(z_i) - z_ik) / S``, gradient ``(P - T)`` terms."""
+    X = np.asarray(X, dtype=np.float64)
+    T = np.asarray(targets, dtype=np.float64)
+    coef = np.asarray(coef, dtype=np.float64)
+    b = np.zeros(coef.shape[0]) if intercept is None else np.asarray(intercept, float)
+    s = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
+    Z = X @ coef.T + b
+    losses = np.sum(T * (logsumexp(Z)[:, None] - Z), axis=1)
+    loss = np.sum(s * losses) / s.sum() + 0.5 * l2_reg_strength * np.sum(coef**2)
+    residual = s[:, None] * (softmax(Z) * T.sum(axis=1, keepdims=True) - T) / s.sum()
+    grad_coef = residual.T @ X + l2_reg_strength * coef
+    grad_intercept = None if intercept is None else residual.sum(axis=0)
+    return loss, grad_coef, grad_intercept
+
+
+def smoothed(y, n_classes, smoothing):
+    """``(1 - e) * onehot(y) + e / K``."""
+    return (1 - smoothing) * np.eye(n_classes)[y] + smoothing / n_classes
+
+
+def expected_cost_decisions(proba, cost_matrix):
+    """argmin_j sum_i p_i C[i, j], one row at a time."""
+    return np.array([
+        min(range(len(p)), key=lambda j: sum(p[i] * cost_matrix[i][j] for i in range(len(p))))
+        for p in np.asarray(proba, dtype=float)
+    ])

@@ -6,7 +6,12 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from fastsoftmax._threads import kernel_threads
 from fastsoftmax.objective import DenseObjective
-from fastsoftmax.prediction import linear_log_proba, linear_predict, linear_proba, linear_scores
+from fastsoftmax.prediction import (
+    linear_log_proba,
+    linear_predict,
+    linear_proba,
+    linear_scores,
+)
 
 from . import reference as ref
 from .problems import make_problem

@@ -4,6 +4,10 @@ The row helpers in :mod:`fastsoftmax.kernels.rows` are public and may be
 called from a user's own ``numba.njit`` code.
 """
 
+from ._cache_location import ensure_cache_location
+
+ensure_cache_location()  # before the first kernel is compiled with cache=True
+
 from .rows import (
     cross_entropy_row,
     log_softmax_row,
@@ -12,6 +16,7 @@ from .rows import (
     row_max,
     softmax_cross_entropy_row,
     softmax_row,
+    target_cross_entropy_row,
 )
 
 __all__ = [
@@ -22,4 +27,5 @@ __all__ = [
     "row_max",
     "softmax_cross_entropy_row",
     "softmax_row",
+    "target_cross_entropy_row",
 ]

@@ -10,7 +10,9 @@ block of X stays in L2 cache between the two matrix products that touch it:
 1. ``Z = X_block @ coef.T + intercept`` (register-tiled loops for few
    classes, BLAS GEMM with BLAS on one thread for many);
 2. per row, in place: stable softmax and cross-entropy, then
-   ``Z[i] = s_i * (softmax(z_i) - onehot(y_i))``, the row's gradient factor;
+   ``Z[i] = s_i * (softmax(z_i) - t_i)``, the row's gradient factor, where the
+   target ``t_i`` is ``onehot(y_i)`` (label-smoothed if asked) or a row of
+   soft targets;
 3. ``G = Z.T @ X_block`` (the same choice), added into the range's float64
    partial.
 
@@ -26,7 +28,9 @@ inside ``prange``, so the caller must hold BLAS to one thread
 (``threadpoolctl``), which ``fastsoftmax._threads.kernel_threads`` does.
 
 Sample weights are an array of length ``n_samples`` or of length 0 (all ones);
-the intercept likewise is of length ``n_classes`` or 0 (no intercept).
+the intercept likewise is of length ``n_classes`` or 0 (no intercept). Soft
+targets are an array of shape (n_samples, n_classes), or of shape (0,
+n_classes) when the hard labels ``y`` (smoothed by ``smoothing``) are used.
 """
 
 import numpy as np
@@ -41,7 +45,7 @@ from ._config import (
     ROW_BLOCK_BYTES,
 )
 from ._partition import range_bounds
-from .rows import row_argmax, softmax_cross_entropy_row, softmax_row
+from .rows import row_argmax, softmax_row, target_cross_entropy_row
 from .tiles import tiled_gradient, tiled_scores
 
 
@@ -72,8 +76,8 @@ def _block_scores(x_block, coef, intercept, z_block, use_blas):
 
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
 def dense_loss_gradient(
-    X, y, sample_weight, coef, intercept, row_block, use_blas, grad_partials,
-    intercept_partials,
+    X, y, soft_targets, smoothing, sample_weight, coef, intercept, row_block, use_blas,
+    grad_partials, intercept_partials,
 ):
     """Weighted sum of cross-entropies and per-range gradient partials.
 
@@ -81,6 +85,11 @@ def dense_loss_gradient(
     ----------
     X : ndarray of shape (n_samples, n_features), float32 or float64, C order
     y : ndarray of shape (n_samples,), integer class codes in [0, n_classes)
+        May be empty when soft targets are given.
+    soft_targets : ndarray of shape (n_samples, n_classes) or (0, n_classes), dtype of X
+        Rows of target probabilities, or empty to use ``y``.
+    smoothing : float
+        Label smoothing of the hard labels, in [0, 1).
     sample_weight : ndarray of shape (n_samples,) or (0,), dtype of X
     coef : ndarray of shape (n_classes, n_features), dtype of X
     intercept : ndarray of shape (n_classes,) or (0,), dtype of X
@@ -90,9 +99,9 @@ def dense_loss_gradient(
         BLAS GEMM for the block products, or the tiled loops (see
         :func:`use_blas_for`).
     grad_partials : ndarray of shape (N_ROW_RANGES, n_classes, n_features), float64
-        Overwritten with each range's ``sum_i s_i (p_i - e_{y_i}) x_i``.
+        Overwritten with each range's ``sum_i s_i (p_i - t_i) x_i``.
     intercept_partials : ndarray of shape (N_ROW_RANGES, n_classes), float64
-        Overwritten with each range's ``sum_i s_i (p_i - e_{y_i})``.
+        Overwritten with each range's ``sum_i s_i (p_i - t_i)``.
 
     Returns
     -------
@@ -102,6 +111,8 @@ def dense_loss_gradient(
     n_samples, n_features = X.shape
     n_classes = coef.shape[0]
     weighted = sample_weight.shape[0] > 0
+    soft = soft_targets.shape[0] > 0
+    no_targets = np.empty(0, dtype=soft_targets.dtype)
     loss_partials = np.zeros(N_ROW_RANGES)
     for r in prange(N_ROW_RANGES):
         start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
@@ -119,10 +130,11 @@ def dense_loss_gradient(
             _block_scores(x_block, coef, intercept, z_block, use_blas)
             for i in range(b1 - b0):
                 z = z_block[i]
-                label = y[b0 + i]
+                label = 0 if soft else y[b0 + i]
+                q = soft_targets[b0 + i] if soft else no_targets
                 w = sample_weight[b0 + i] if weighted else X.dtype.type(1)
-                loss_r += w * softmax_cross_entropy_row(z, label, z)
-                z[label] -= 1
+                # z becomes the gradient factor softmax(z) - t, in place.
+                loss_r += w * target_cross_entropy_row(z, label, q, smoothing, z)
                 for k in range(n_classes):
                     z[k] *= w
                     icpt_r[k] += z[k]
@@ -138,7 +150,9 @@ def dense_loss_gradient(
 
 
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
-def dense_loss(X, y, sample_weight, coef, intercept, row_block, use_blas):
+def dense_loss(
+    X, y, soft_targets, smoothing, sample_weight, coef, intercept, row_block, use_blas
+):
     """Loss-only variant of :func:`dense_loss_gradient` (for line searches).
 
     Returns
@@ -148,6 +162,8 @@ def dense_loss(X, y, sample_weight, coef, intercept, row_block, use_blas):
     n_samples = X.shape[0]
     n_classes = coef.shape[0]
     weighted = sample_weight.shape[0] > 0
+    soft = soft_targets.shape[0] > 0
+    no_targets = np.empty(0, dtype=soft_targets.dtype)
     loss_partials = np.zeros(N_ROW_RANGES)
     for r in prange(N_ROW_RANGES):
         start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
@@ -159,7 +175,10 @@ def dense_loss(X, y, sample_weight, coef, intercept, row_block, use_blas):
             _block_scores(X[b0:b1], coef, intercept, z_block, use_blas)
             for i in range(b1 - b0):
                 w = sample_weight[b0 + i] if weighted else X.dtype.type(1)
-                loss_r += w * softmax_cross_entropy_row(z_block[i], y[b0 + i], z_block[i])
+                label = 0 if soft else y[b0 + i]
+                q = soft_targets[b0 + i] if soft else no_targets
+                z = z_block[i]
+                loss_r += w * target_cross_entropy_row(z, label, q, smoothing, z)
         loss_partials[r] = loss_r
     return loss_partials
 

@@ -43,8 +43,7 @@ def row_max(z):
     """
     m = z[0]
     for k in range(1, z.shape[0]):
-        if z[k] > m:
-            m = z[k]
+        m = max(m, z[k])
     return m
 
 
@@ -201,3 +200,66 @@ def softmax_cross_entropy_row(z, label, out):
     m = row_max(z)
     margin = m - z[label]  # read before an in-place softmax overwrites z
     return margin + np.log(_softmax_shifted(z, m, out))
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def target_cross_entropy_row(z, label, q, smoothing, out):
+    """Fused softmax, cross-entropy and gradient factor against a target distribution.
+
+    The target ``t`` is the row ``q`` of soft targets when ``q`` has entries,
+    otherwise the hard label smoothed: ``(1 - smoothing) * onehot(label) +
+    smoothing / n_classes``. Writes ``softmax(z) * sum(t) - t`` (the gradient of
+    the loss with respect to ``z``) into ``out``, which may be ``z``, and
+    returns ``sum_k t_k * (logsumexp(z) - z_k)``.
+
+    The large terms cancel first, as in :func:`cross_entropy_row`: the loss is
+    ``sum_k t_k * (max(z) - z_k) + sum(t) * log(sum(exp(z - max(z))))``, and
+    classes with ``t_k = 0`` are skipped, so a ``-inf`` score there is fine.
+
+    Parameters
+    ----------
+    z : ndarray of shape (n_classes,)
+    label : int
+        Class code; read only when ``q`` is empty.
+    q : ndarray of shape (n_classes,) or (0,)
+        Soft targets of the row (non-negative), or empty for a hard label.
+    smoothing : float
+        Label smoothing in ``[0, 1)`` for a hard label.
+    out : ndarray of shape (n_classes,)
+
+    Returns
+    -------
+    float
+    """
+    n_classes = z.shape[0]
+    m = row_max(z)
+    soft = q.shape[0] > 0
+    # Read z before an in-place softmax overwrites it.
+    margin = 0.0
+    total = 0.0
+    if soft:
+        for k in range(n_classes):
+            if q[k] != 0:
+                margin += q[k] * (m - z[k])
+                total += q[k]
+    elif smoothing == 0:
+        margin = m - z[label]
+        total = 1.0
+    else:
+        share = smoothing / n_classes
+        for k in range(n_classes):
+            margin += share * (m - z[k])
+        margin += (1.0 - smoothing) * (m - z[label])
+        total = 1.0
+    loss = margin + total * np.log(_softmax_shifted(z, m, out))
+    if soft:
+        for k in range(n_classes):
+            out[k] = out[k] * total - q[k]
+    elif smoothing == 0:
+        out[label] -= 1
+    else:
+        share = smoothing / n_classes
+        for k in range(n_classes):
+            out[k] -= share
+        out[label] -= 1.0 - smoothing
+    return loss

@@ -9,7 +9,8 @@ each row, in one visit of its stored entries:
 
 1. ``z = intercept + sum_p data[p] * coef_t[indices[p], :]``;
 2. in place: stable softmax and cross-entropy, then
-   ``z = s_i * (softmax(z) - onehot(y_i))``;
+   ``z = s_i * (softmax(z) - t_i)`` with the target ``t_i`` as in
+   :mod:`fastsoftmax.kernels.dense` (hard label, smoothed label, or soft row);
 3. ``grad_t[indices[p], :] += data[p] * z`` into the range's float64 partial.
 
 The parameters are used transposed, ``coef_t`` of shape (n_features,
@@ -30,7 +31,7 @@ from numba import njit, prange
 
 from ._config import JIT_OPTIONS
 from ._partition import range_bounds
-from .rows import row_argmax, softmax_cross_entropy_row, softmax_row
+from .rows import row_argmax, softmax_row, target_cross_entropy_row
 
 
 @njit(cache=True, **JIT_OPTIONS)
@@ -51,8 +52,8 @@ def _row_scores(data, indices, start, stop, coef_t, intercept, z):
 
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
 def csr_loss_gradient(
-    data, indices, indptr, y, sample_weight, coef_t, intercept, grad_t_partials,
-    intercept_partials,
+    data, indices, indptr, y, soft_targets, smoothing, sample_weight, coef_t, intercept,
+    grad_t_partials, intercept_partials,
 ):
     """Weighted sum of cross-entropies and per-range transposed gradient partials.
 
@@ -60,14 +61,17 @@ def csr_loss_gradient(
     ----------
     data, indices, indptr : ndarrays
         The CSR arrays of X (n_samples, n_features); data float32 or float64.
-    y : ndarray of shape (n_samples,), integer class codes
+    y : ndarray of shape (n_samples,), integer class codes (may be empty with soft targets)
+    soft_targets : ndarray of shape (n_samples, n_classes) or (0, n_classes), dtype of data
+    smoothing : float
+        Label smoothing of the hard labels, in [0, 1).
     sample_weight : ndarray of shape (n_samples,) or (0,), dtype of data
     coef_t : ndarray of shape (n_features, n_classes), dtype of data
     intercept : ndarray of shape (n_classes,) or (0,), dtype of data
     grad_t_partials : ndarray of shape (n_ranges, n_features, n_classes), float64
-        Overwritten with each range's ``sum_i s_i x_i (p_i - e_{y_i})^T``.
+        Overwritten with each range's ``sum_i s_i x_i (p_i - t_i)^T``.
     intercept_partials : ndarray of shape (n_ranges, n_classes), float64
-        Overwritten with each range's ``sum_i s_i (p_i - e_{y_i})``.
+        Overwritten with each range's ``sum_i s_i (p_i - t_i)``.
 
     Returns
     -------
@@ -76,6 +80,8 @@ def csr_loss_gradient(
     n_samples = indptr.shape[0] - 1
     n_ranges, _, n_classes = grad_t_partials.shape
     weighted = sample_weight.shape[0] > 0
+    soft = soft_targets.shape[0] > 0
+    no_targets = np.empty(0, dtype=soft_targets.dtype)
     loss_partials = np.zeros(n_ranges)
     for r in prange(n_ranges):
         start, stop = range_bounds(n_samples, n_ranges, r)
@@ -89,9 +95,9 @@ def csr_loss_gradient(
             w = sample_weight[i] if weighted else data.dtype.type(1)
             p0, p1 = indptr[i], indptr[i + 1]
             _row_scores(data, indices, p0, p1, coef_t, intercept, z)
-            label = y[i]
-            loss_r += w * softmax_cross_entropy_row(z, label, z)
-            z[label] -= 1
+            label = 0 if soft else y[i]
+            q = soft_targets[i] if soft else no_targets
+            loss_r += w * target_cross_entropy_row(z, label, q, smoothing, z)
             for k in range(n_classes):
                 z[k] *= w
                 icpt_r[k] += z[k]
@@ -105,7 +111,10 @@ def csr_loss_gradient(
 
 
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
-def csr_loss(data, indices, indptr, y, sample_weight, coef_t, intercept, n_ranges):
+def csr_loss(
+    data, indices, indptr, y, soft_targets, smoothing, sample_weight, coef_t, intercept,
+    n_ranges,
+):
     """Loss-only variant of :func:`csr_loss_gradient` (for line searches).
 
     Returns
@@ -115,6 +124,8 @@ def csr_loss(data, indices, indptr, y, sample_weight, coef_t, intercept, n_range
     n_samples = indptr.shape[0] - 1
     n_classes = coef_t.shape[1]
     weighted = sample_weight.shape[0] > 0
+    soft = soft_targets.shape[0] > 0
+    no_targets = np.empty(0, dtype=soft_targets.dtype)
     loss_partials = np.zeros(n_ranges)
     for r in prange(n_ranges):
         start, stop = range_bounds(n_samples, n_ranges, r)
@@ -123,7 +134,9 @@ def csr_loss(data, indices, indptr, y, sample_weight, coef_t, intercept, n_range
         for i in range(start, stop):
             w = sample_weight[i] if weighted else data.dtype.type(1)
             _row_scores(data, indices, indptr[i], indptr[i + 1], coef_t, intercept, z)
-            loss_r += w * softmax_cross_entropy_row(z, y[i], z)
+            label = 0 if soft else y[i]
+            q = soft_targets[i] if soft else no_targets
+            loss_r += w * target_cross_entropy_row(z, label, q, smoothing, z)
         loss_partials[r] = loss_r
     return loss_partials
 

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
+from .progress import Progress
+
 
 @dataclass
 class SolverResult:
@@ -25,6 +27,8 @@ class SolverResult:
         ``tol`` (not when the solver stopped for another reason).
     message : str
         The optimiser's own account of why it stopped.
+    stopped_by_callback : bool
+        True if the progress callback asked the solver to stop.
     """
 
     w: np.ndarray
@@ -33,9 +37,10 @@ class SolverResult:
     n_evaluations: int
     converged: bool
     message: str
+    stopped_by_callback: bool = False
 
 
-def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0):
+def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0, callback=None):
     """Minimise ``objective(w) + penalty(coef)`` with L-BFGS-B.
 
     Stops when the largest absolute entry of the gradient is at most ``tol``
@@ -53,7 +58,12 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0):
     tol : float
     max_iter : int
     verbose : int
-        If > 0, print the objective and gradient norm at every evaluation.
+        If > 0, print a line per iteration (objective, max |gradient|,
+        seconds) and a summary.
+    callback : callable or None
+        Called after every iteration with an
+        :class:`~fastsoftmax.solvers.progress.IterationState`; returning
+        True stops the solver.
 
     Returns
     -------
@@ -69,6 +79,10 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0):
     # when the first line search fails); keep the best point ourselves so the
     # returned w, objective and gradient always belong together.
     best = {"value": np.inf, "w": np.array(w0, dtype=float), "grad": None}
+    last = {"w": None, "grad": None}  # the latest evaluation, for progress reports
+    progress = Progress(objective, verbose, callback)
+    n_iter = 0
+    stopped = False
 
     def fun(w):
         nonlocal n_evaluations
@@ -78,17 +92,29 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0):
         grad_coef, _ = objective.unpack(grad)
         value += penalty.value(coef)
         penalty.add_smooth_gradient(coef, grad_coef)
-        if verbose > 0:
-            print(f"evaluation {n_evaluations}: objective {value:.12g}, "
-                  f"max |gradient| {np.max(np.abs(grad)):.3e}")
+        last.update(w=w, grad=grad)
         if value < best["value"] or best["grad"] is None:
             best.update(value=value, w=w.copy(), grad=grad.copy())
         # scipy memoises the returned gradient by reference; the buffer is
         # overwritten by the next evaluation, so hand it a copy.
         return value, grad.copy()
 
+    def report(intermediate_result):
+        nonlocal n_iter, stopped
+        n_iter += 1
+        w = intermediate_result.x
+        # L-BFGS-B reports the accepted point, its last evaluation.
+        if last["w"] is not None and np.array_equal(last["w"], w):
+            optimality = float(np.max(np.abs(last["grad"])))
+        else:
+            optimality = float("nan")
+        if progress.iteration(n_iter, float(intermediate_result.fun), optimality, w):
+            stopped = True
+            raise StopIteration
+
     result = minimize(
         fun, w0, method="L-BFGS-B", jac=True,
+        callback=report if (verbose > 0 or callback is not None) else None,
         options={
             "maxiter": max_iter,
             "maxfun": max(15000, 2 * max_iter),
@@ -104,7 +130,11 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0):
     w, value, grad_at_w = best["w"], float(best["value"]), best["grad"]
     max_abs_grad = float(np.max(np.abs(grad_at_w), initial=0.0))
     converged = result.status == 0 and max_abs_grad <= tol
-    if result.status == 1 and result.nit >= max_iter:
+    if stopped:
+        message = f"stopped by the callback after {n_iter} iterations"
+    elif converged:
+        message = f"converged (max |gradient| = {max_abs_grad:.3g} <= tol)"
+    elif result.status == 1 and result.nit >= max_iter:
         message = f"the iteration limit was reached (max_iter={max_iter})"
     elif result.status == 0 and not converged:
         message = (
@@ -120,7 +150,10 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0):
         )
     else:
         message = f"L-BFGS-B stopped after {result.nit} iterations: {result.message}"
-    return SolverResult(
+    result = SolverResult(
         w=w, objective=value, n_iter=int(result.nit),
         n_evaluations=n_evaluations, converged=converged, message=message,
+        stopped_by_callback=stopped,
     )
+    progress.finish(result)
+    return result

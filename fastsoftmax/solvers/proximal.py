@@ -27,6 +27,7 @@ and far fewer outer iterations are needed (see docs/performance.md).
 import numpy as np
 
 from .lbfgs import SolverResult
+from .progress import Progress
 
 _ARMIJO = 1e-4
 _MAX_BACKTRACKS = 40
@@ -173,7 +174,9 @@ def _solve_model(problem, hessian, w, grad, target):
     return u
 
 
-def minimize_proximal(objective, penalty, w0, *, tol, max_iter, verbose=0, memory=10):
+def minimize_proximal(
+    objective, penalty, w0, *, tol, max_iter, verbose=0, callback=None, memory=10
+):
     """Minimise ``objective(w) + penalty(coef)`` by proximal L-BFGS.
 
     Parameters
@@ -190,7 +193,12 @@ def minimize_proximal(objective, penalty, w0, *, tol, max_iter, verbose=0, memor
     max_iter : int
         Maximum outer iterations.
     verbose : int
-        If > 0, print the objective and optimality at every iteration.
+        If > 0, print a line per iteration (objective, optimality, seconds)
+        and a summary.
+    callback : callable or None
+        Called after every iteration with an
+        :class:`~fastsoftmax.solvers.progress.IterationState`; returning
+        True stops the solver.
     memory : int
         Number of L-BFGS pairs kept.
 
@@ -199,6 +207,8 @@ def minimize_proximal(objective, penalty, w0, *, tol, max_iter, verbose=0, memor
     SolverResult
     """
     problem = _Problem(objective, penalty)
+    progress = Progress(objective, verbose, callback)
+    stopped = False
     hessian = _CompactLBFGS(objective.n_params, memory)
     w = np.array(w0, dtype=np.float64)
     grad = np.empty_like(w)
@@ -210,12 +220,15 @@ def minimize_proximal(objective, penalty, w0, *, tol, max_iter, verbose=0, memor
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         optimality = problem.optimality(w, grad)
-        if verbose > 0:
-            print(f"iteration {n_iter}: objective {f + h:.12g}, optimality {optimality:.3e}")
+        if n_iter > 1 and progress.iteration(n_iter - 1, f + h, optimality, w):
+            stopped = True
+            n_iter -= 1
+            message = f"stopped by the callback after {n_iter} iterations"
+            break
         if optimality <= tol:
             converged = True
             n_iter -= 1  # this iteration only checked
-            message = "converged"
+            message = f"converged (optimality {optimality:.3g} <= tol)"
             break
         u = _solve_model(problem, hessian, w, grad, target=max(0.1 * optimality, 0.5 * tol))
         direction = u - w
@@ -255,9 +268,15 @@ def minimize_proximal(objective, penalty, w0, *, tol, max_iter, verbose=0, memor
         f, h = f_new, h_new
     else:
         n_iter = max_iter
-        converged = problem.optimality(w, grad) <= tol
+        optimality = problem.optimality(w, grad)
+        converged = optimality <= tol
+        if progress.iteration(n_iter, f + h, optimality, w):
+            stopped = True
+            message = f"stopped by the callback after {n_iter} iterations"
 
-    return SolverResult(
+    result = SolverResult(
         w=w, objective=f + h, n_iter=n_iter, n_evaluations=problem.n_evaluations,
-        converged=converged, message=message,
+        converged=converged, message=message, stopped_by_callback=stopped,
     )
+    progress.finish(result)
+    return result
