@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from numpy.testing import assert_allclose, assert_array_equal
+from numpy.testing import assert_allclose
 
 import fastsoftmax as fs
 
@@ -101,7 +101,9 @@ def test_estimator_probabilities_and_row_permutation(problem, seed, penalty):
     P = model.predict_proba(X)
     assert np.all((P >= 0) & (P <= 1))
     assert_allclose(P.sum(axis=1), 1.0, rtol=1e-12)
-    assert_array_equal(model.predict(X), model.classes_[np.argmax(P, axis=1)])
+    # predict picks a most probable class (ties may break either way).
+    codes = np.searchsorted(model.classes_, model.predict(X))
+    assert np.all(P[np.arange(P.shape[0]), codes] >= P.max(axis=1) - 1e-12)
     # The same problem with its rows in another order has the same optimum.
     assert permuted.objective_ == pytest.approx(model.objective_, rel=1e-7, abs=1e-9)
     assert_allclose(permuted.predict_proba(X), P, atol=1e-4)

@@ -63,7 +63,9 @@ BAD_FIT_INPUTS = [
     ("complex X", dict(X=X0 + 1j), ValueError, "Complex data not supported"),
     ("text X", dict(X=np.full((300, 5), "a", dtype=object)), ValueError,
      "could not convert string to float"),
-    ("y of shape (n, 3)", dict(y=np.ones((300, 3))), ValueError, "1d array"),
+    ("float y of shape (n, 3), rows not distributions", dict(y=np.ones((300, 3))), ValueError,
+     "read as soft targets .* row 0 sums to 3"),
+    ("integer y of shape (n, 3)", dict(y=np.ones((300, 3), dtype=int)), ValueError, "1d array"),
 ]
 
 

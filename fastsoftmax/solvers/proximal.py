@@ -30,6 +30,7 @@ from .lbfgs import SolverResult
 from .progress import Progress
 
 _ARMIJO = 1e-4
+_FTOL = 64 * np.finfo(float).eps  # relative decrease of F counted as none
 _MAX_BACKTRACKS = 40
 _MAX_INNER = 200
 
@@ -263,9 +264,23 @@ def minimize_proximal(
             f_new = problem.f_and_grad(w_new, grad_new)
 
         hessian.update(w_new - w, grad_new - grad)
+        decrease_made = (f + h) - (f_new + h_new)
         w = w_new
         grad, grad_new = grad_new, grad
         f, h = f_new, h_new
+        # As L-BFGS-B's ftol: a decrease at the level of rounding is no progress.
+        if decrease_made <= _FTOL * max(abs(f + h), 1.0):
+            optimality = problem.optimality(w, grad)
+            converged = optimality <= tol
+            if not converged:
+                message = (
+                    f"the objective stopped decreasing at floating-point precision after "
+                    f"{n_iter} iterations with optimality {optimality:.3g} > tol"
+                )
+            else:
+                message = f"converged (optimality {optimality:.3g} <= tol)"
+            progress.iteration(n_iter, f + h, optimality, w)
+            break
     else:
         n_iter = max_iter
         optimality = problem.optimality(w, grad)
