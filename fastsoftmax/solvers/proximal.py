@@ -31,6 +31,7 @@ from .progress import Progress
 
 _ARMIJO = 1e-4
 _FTOL = 64 * np.finfo(float).eps  # relative decrease of F counted as none
+_MAX_FLAT_STEPS = 10
 _MAX_BACKTRACKS = 40
 _MAX_INNER = 200
 
@@ -210,6 +211,7 @@ def minimize_proximal(
     problem = _Problem(objective, penalty)
     progress = Progress(objective, verbose, callback)
     stopped = False
+    flat_steps = 0
     hessian = _CompactLBFGS(objective.n_params, memory)
     w = np.array(w0, dtype=np.float64)
     grad = np.empty_like(w)
@@ -268,8 +270,11 @@ def minimize_proximal(
         w = w_new
         grad, grad_new = grad_new, grad
         f, h = f_new, h_new
-        # As L-BFGS-B's ftol: a decrease at the level of rounding is no progress.
-        if decrease_made <= _FTOL * max(abs(f + h), 1.0):
+        # Decreases at the level of rounding are no progress; near a minimum
+        # they are also what fast convergence looks like (F falls like the
+        # square of the optimality), so stop only after several in a row.
+        flat_steps = flat_steps + 1 if decrease_made <= _FTOL * max(abs(f + h), 1.0) else 0
+        if flat_steps >= _MAX_FLAT_STEPS:
             optimality = problem.optimality(w, grad)
             converged = optimality <= tol
             if not converged:
