@@ -1,9 +1,12 @@
 """fastsoftmax: fast, trustworthy multinomial (softmax) logistic regression.
 
-Public names: the estimator :class:`SoftmaxRegression` and the numerical
-backend (:func:`softmax`, :func:`log_softmax`, :func:`logsumexp`,
-:func:`cross_entropy`, :func:`loss_gradient`, :func:`min_expected_cost`). Row helpers for a user's own
-``numba.njit`` code are in :mod:`fastsoftmax.kernels`.
+Public names: the estimators :class:`SoftmaxRegression` and
+:class:`SoftmaxRegressionCV`, the regularisation path :func:`softmax_path`,
+:class:`IterationState` (what a progress callback receives) and the
+numerical backend (:func:`softmax`, :func:`log_softmax`, :func:`logsumexp`,
+:func:`cross_entropy`, :func:`loss_gradient`, :func:`min_expected_cost`).
+Row helpers for a user's own ``numba.njit`` code are in
+:mod:`fastsoftmax.kernels`.
 """
 
 from .backend import (
@@ -14,14 +17,18 @@ from .backend import (
     min_expected_cost,
     softmax,
 )
+from .cv import SoftmaxRegressionCV
 from .estimator import SoftmaxRegression
+from .path import SoftmaxPath, softmax_path
 from .solvers.progress import IterationState
 
 __version__ = "0.1.0"
 
 __all__ = [
     "IterationState",
+    "SoftmaxPath",
     "SoftmaxRegression",
+    "SoftmaxRegressionCV",
     "__version__",
     "cross_entropy",
     "log_softmax",
@@ -29,4 +36,5 @@ __all__ = [
     "loss_gradient",
     "min_expected_cost",
     "softmax",
+    "softmax_path",
 ]
