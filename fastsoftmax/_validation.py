@@ -8,6 +8,7 @@ import numbers
 
 import numpy as np
 from numba import njit, prange
+from sklearn.utils.class_weight import compute_class_weight
 
 from ._threads import parallel_launch_guard
 from .kernels._config import JIT_OPTIONS
@@ -166,3 +167,26 @@ def check_sample_weight(sample_weight, n_samples):
         raise ValueError("sample_weight is zero everywhere; at least one weight must be > 0.")
     return sw
 
+
+def combined_weights(sample_weight, class_weight, y_codes, classes):
+    """Sample weights times class weights, float64 of shape (n_samples,), or
+    None when both are absent (all ones). Shared by SoftmaxRegression,
+    softmax_path and SoftmaxRegressionCV."""
+    sample_weight = check_sample_weight(sample_weight, y_codes.shape[0])
+    if class_weight is None:
+        return sample_weight
+    per_class = compute_class_weight(class_weight, classes=classes, y=classes[y_codes])
+    if not np.all(np.isfinite(per_class) & (per_class >= 0)):
+        raise ValueError(
+            f"class_weight must give finite weights >= 0, got {per_class.tolist()} "
+            f"for classes {classes.tolist()}."
+        )
+    weights = per_class[y_codes]
+    if sample_weight is not None:
+        weights = weights * sample_weight
+    if not np.any(weights > 0):
+        raise ValueError(
+            "Every sample has weight zero after applying class_weight; give at least "
+            "one present class a positive weight."
+        )
+    return weights

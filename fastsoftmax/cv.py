@@ -24,13 +24,12 @@ from sklearn.model_selection import check_cv
 from sklearn.utils.validation import validate_data
 
 from ._threads import kernel_threads
-from ._validation import check_sample_weight
+from ._validation import check_sample_weight, combined_weights
 from .estimator import SoftmaxRegression
 from .objective import make_objective
 from .path import (
     canonical,
     check_Cs,
-    combined_weights,
     encode_labels,
     null_model_start,
     params_object,

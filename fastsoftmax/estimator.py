@@ -11,7 +11,6 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -19,7 +18,7 @@ from ._diagnostics import SEPARABLE_MESSAGE, feature_scale_hint, separates_train
 from ._params import check_estimator_params, resolve_penalty
 from ._targets import check_cost_matrix, check_soft_targets, looks_like_soft_targets
 from ._threads import kernel_threads
-from ._validation import check_sample_weight
+from ._validation import check_sample_weight, combined_weights
 from .backend import min_expected_cost
 from .objective import make_objective
 from .penalties import NoPenalty, make_penalty
@@ -313,7 +312,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 "SoftmaxRegression needs samples of at least 2 classes in the "
                 f"data, but the data contains only one class: {classes[0]!r}."
             )
-        sample_weight = self._combined_weights(sample_weight, y_codes, classes, X.shape[0])
+        sample_weight = combined_weights(sample_weight, self.class_weight, y_codes, classes)
         return X, classes, y_codes, sample_weight, dict(label_smoothing=self.label_smoothing)
 
     def _soft_problem(self, X, Y, sample_weight):
@@ -338,29 +337,6 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     def _uses_lbfgs(self, penalty):
         return self.solver == "lbfgs" or (self.solver == "auto" and penalty.smooth)
-
-    def _combined_weights(self, sample_weight, y_codes, classes, n_samples):
-        """Sample weights times class weights, or None if all are one."""
-        sample_weight = check_sample_weight(sample_weight, n_samples)
-        if self.class_weight is None:
-            return sample_weight
-        per_class = compute_class_weight(
-            self.class_weight, classes=classes, y=classes[y_codes]
-        )
-        if not np.all(np.isfinite(per_class) & (per_class >= 0)):
-            raise ValueError(
-                f"class_weight must give finite weights >= 0, got {per_class.tolist()} "
-                f"for classes {classes.tolist()}."
-            )
-        weights = per_class[y_codes]
-        if sample_weight is not None:
-            weights = weights * sample_weight
-        if not np.any(weights > 0):
-            raise ValueError(
-                "Every sample has weight zero after applying class_weight; "
-                "give at least one present class a positive weight."
-            )
-        return weights
 
     def _starting_point(self, objective, classes):
         """Zeros, or the previous solution when warm-starting a compatible fit."""

@@ -25,13 +25,12 @@ from typing import NamedTuple
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_X_y
 
 from ._params import check_estimator_params, resolve_penalty
 from ._threads import kernel_threads
-from ._validation import check_sample_weight
+from ._validation import combined_weights
 from .objective import make_objective
 from .penalties import make_penalty
 from .solvers import minimize_lbfgs, minimize_proximal
@@ -154,29 +153,6 @@ def resolve_path_penalty(params):
             "SoftmaxRegression(penalty=None) once."
         )
     return penalty, l1_ratio
-
-
-def combined_weights(sample_weight, class_weight, y_codes, classes):
-    """Sample weights times class weights, float64 of shape (n_samples,), or
-    None when both are absent (all ones). Same rules as SoftmaxRegression."""
-    sample_weight = check_sample_weight(sample_weight, y_codes.shape[0])
-    if class_weight is None:
-        return sample_weight
-    per_class = compute_class_weight(class_weight, classes=classes, y=classes[y_codes])
-    if not np.all(np.isfinite(per_class) & (per_class >= 0)):
-        raise ValueError(
-            f"class_weight must give finite weights >= 0, got {per_class.tolist()} "
-            f"for classes {classes.tolist()}."
-        )
-    weights = per_class[y_codes]
-    if sample_weight is not None:
-        weights = weights * sample_weight
-    if not np.any(weights > 0):
-        raise ValueError(
-            "Every sample has weight zero after applying class_weight; give at least "
-            "one present class a positive weight."
-        )
-    return weights
 
 
 def encode_labels(y, caller):
