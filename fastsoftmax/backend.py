@@ -27,7 +27,6 @@ from .kernels.scores import (
     log_softmax_rows,
     logsumexp_rows,
     softmax_rows,
-    target_cross_entropy_sum,
 )
 from .objective import make_objective
 from .penalties import L2Penalty
@@ -194,20 +193,14 @@ def cross_entropy(Z, y, *, sample_weight=None, label_smoothing=0.0):
     total_weight = float(n_samples) if sw is None else float(np.sum(sw))
     sw = np.empty(0, dtype=Z.dtype) if sw is None else sw.astype(Z.dtype)
     with parallel_launch_guard():
-        if soft_targets is None and smoothing == 0:
-            total = cross_entropy_sum(Z, y, sw)
-        else:
-            if soft_targets is None:
-                soft_targets = np.empty((0, n_classes), dtype=Z.dtype)
-            total = target_cross_entropy_sum(
-                Z, y, soft_targets.astype(Z.dtype), smoothing, sw
-            )
+        total = cross_entropy_sum(Z, y, soft_targets.astype(Z.dtype, copy=False), smoothing, sw)
     return total / total_weight
 
 
 def _check_targets(y, n_samples, n_classes, label_smoothing):
-    """``(labels, None, smoothing)`` for labels, ``(empty, soft targets, 0.0)``
-    for a soft-target matrix (with the smoothing already applied)."""
+    """``(labels, empty (0, n_classes) targets, smoothing)`` for labels,
+    ``(empty labels, soft targets, 0.0)`` for a soft-target matrix (with the
+    smoothing already applied): the kernels' convention for the unused one."""
     smoothing = float(label_smoothing)
     if not 0 <= smoothing < 1:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}.")
@@ -219,7 +212,8 @@ def _check_targets(y, n_samples, n_classes, label_smoothing):
                 "classes; give one column per class."
             )
         return np.empty(0, dtype=np.intp), Y, 0.0
-    return check_class_codes(y, n_samples, n_classes), None, smoothing
+    no_targets = np.empty((0, n_classes))
+    return check_class_codes(y, n_samples, n_classes), no_targets, smoothing
 
 
 def loss_gradient(

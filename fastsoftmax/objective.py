@@ -64,9 +64,8 @@ class _Objective:
         # one is empty (see the kernel modules).
         self.y = np.empty(0, dtype=np.intp) if y is None else y
         if soft_targets is None:
-            self.soft_targets = np.empty((0, self.n_classes), dtype=X.dtype)
-        else:
-            self.soft_targets = np.ascontiguousarray(soft_targets, dtype=X.dtype)
+            soft_targets = np.empty((0, self.n_classes))
+        self.soft_targets = np.ascontiguousarray(soft_targets, dtype=X.dtype)
         self.smoothing = float(label_smoothing)
         self.n_features = X.shape[1]
         self.fit_intercept = bool(fit_intercept)

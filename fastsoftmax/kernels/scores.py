@@ -12,7 +12,6 @@ from numba import njit, prange
 from ._config import JIT_OPTIONS, N_ROW_RANGES
 from ._partition import range_bounds
 from .rows import (
-    cross_entropy_row,
     log_softmax_row,
     row_logsumexp,
     softmax_row,
@@ -42,35 +41,14 @@ def logsumexp_rows(Z, out):
 
 
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
-def cross_entropy_sum(Z, y, sample_weight):
-    """``sum_i s_i * (logsumexp(Z[i]) - Z[i, y[i]])`` in float64.
-
-    ``sample_weight`` has length ``n_samples`` or 0 (all ones).
-    """
-    n_samples = Z.shape[0]
-    weighted = sample_weight.shape[0] > 0
-    partials = np.zeros(N_ROW_RANGES)
-    for r in prange(N_ROW_RANGES):
-        start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
-        total = 0.0
-        for i in range(start, stop):
-            w = sample_weight[i] if weighted else 1.0
-            if w != 0:  # a zero weight removes the row, even an infinite loss
-                total += w * cross_entropy_row(Z[i], y[i])
-        partials[r] = total
-    result = 0.0
-    for r in range(N_ROW_RANGES):
-        result += partials[r]
-    return result
-
-
-@njit(parallel=True, cache=True, **JIT_OPTIONS)
-def target_cross_entropy_sum(Z, y, soft_targets, smoothing, sample_weight):
+def cross_entropy_sum(Z, y, soft_targets, smoothing, sample_weight):
     """``sum_i s_i * sum_k t_ik * (logsumexp(Z[i]) - Z[i, k])`` in float64.
 
     The targets ``t_i`` are the rows of ``soft_targets`` (n_samples,
     n_classes) or, when it has no rows, ``onehot(y[i])`` smoothed by
-    ``smoothing``; see :func:`fastsoftmax.kernels.rows.target_cross_entropy_row`.
+    ``smoothing`` (for plain labels: ``logsumexp(Z[i]) - Z[i, y[i]]``); see
+    :func:`fastsoftmax.kernels.rows.target_cross_entropy_row`.
+    ``sample_weight`` has length ``n_samples`` or 0 (all ones).
     """
     n_samples, n_classes = Z.shape
     weighted = sample_weight.shape[0] > 0
@@ -83,7 +61,7 @@ def target_cross_entropy_sum(Z, y, soft_targets, smoothing, sample_weight):
         total = 0.0
         for i in range(start, stop):
             w = sample_weight[i] if weighted else 1.0
-            if w != 0:
+            if w != 0:  # a zero weight removes the row, even an infinite loss
                 label = 0 if soft else y[i]
                 q = soft_targets[i] if soft else no_targets
                 total += w * target_cross_entropy_row(Z[i], label, q, smoothing, scratch)

@@ -79,7 +79,6 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0, callback
     # when the first line search fails); keep the best point ourselves so the
     # returned w, objective and gradient always belong together.
     best = {"value": np.inf, "w": np.array(w0, dtype=float), "grad": None}
-    last = {"w": None, "grad": None}  # the latest evaluation, for progress reports
     progress = Progress(objective, verbose, callback)
     n_iter = 0
     stopped = False
@@ -92,20 +91,21 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0, callback
         grad_coef, _ = objective.unpack(grad)
         value += penalty.value(coef)
         penalty.add_smooth_gradient(coef, grad_coef)
-        last.update(w=w, grad=grad)
-        if value < best["value"] or best["grad"] is None:
-            best.update(value=value, w=w.copy(), grad=grad.copy())
         # scipy memoises the returned gradient by reference; the buffer is
-        # overwritten by the next evaluation, so hand it a copy.
-        return value, grad.copy()
+        # overwritten by the next evaluation, so hand it a copy (read-only
+        # from here on, so the best point may share it).
+        grad_at_w = grad.copy()
+        if value < best["value"] or best["grad"] is None:
+            best.update(value=value, w=w.copy(), grad=grad_at_w)
+        return value, grad_at_w
 
     def report(intermediate_result):
         nonlocal n_iter, stopped
         n_iter += 1
         w = intermediate_result.x
-        # L-BFGS-B reports the accepted point, its last evaluation.
-        if last["w"] is not None and np.array_equal(last["w"], w):
-            optimality = float(np.max(np.abs(last["grad"])))
+        # The accepted point decreased F, so it is normally the best one seen.
+        if np.array_equal(best["w"], w):
+            optimality = float(np.max(np.abs(best["grad"])))
         else:
             optimality = float("nan")
         if progress.iteration(n_iter, float(intermediate_result.fun), optimality, w):
