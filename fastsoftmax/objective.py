@@ -31,12 +31,12 @@ import scipy.sparse as sp
 
 from .kernels._config import N_ROW_RANGES, SPARSE_PARTIALS_BYTES
 from .kernels.dense import (
+    KernelLayout,
     dense_loss,
     dense_loss_gradient,
     reduce_partials,
-    row_block_size,
     sum_in_order,
-    use_blas_for,
+    transposed_coef,
 )
 from .kernels.sparse import (
     csr_loss,
@@ -138,28 +138,21 @@ class DenseObjective(_Objective):
     def __init__(self, X, y, sample_weight, n_classes, fit_intercept, **targets):
         super().__init__(X, y, sample_weight, n_classes, fit_intercept, **targets)
         K, d = self.n_classes, self.n_features
-        self.row_block = row_block_size(d, X.itemsize)
-        self.use_blas = use_blas_for(K)
-        self._grad_partials = np.empty((N_ROW_RANGES, K, d))
+        self.layout = KernelLayout(d, K, X.itemsize)
+        self._grad_partials = np.empty((N_ROW_RANGES, self.layout.grad_classes, d))
         self._intercept_partials = np.empty((N_ROW_RANGES, K))
-        # The kernels run in X's dtype; float32 data needs float32 parameters.
-        self._needs_cast = X.dtype != np.float64
-        if self._needs_cast:
-            self._coef_cast = np.empty((K, d), dtype=X.dtype)
-            self._intercept_cast = np.empty(K, dtype=X.dtype)
+        # The kernels take the coefficients transposed and padded, in X's dtype.
+        self._coef_t = transposed_coef(np.zeros((K, d)), X.dtype)
+        self._intercept_cast = np.empty(K, dtype=X.dtype)
 
     def _kernel_params(self, w):
-        """Parameters in X's dtype, as the kernels take them."""
+        """``(coef, Wt, intercept)``: coef a float64 view of ``w``, the others in X's dtype."""
         coef, intercept = self.unpack(np.asarray(w, dtype=np.float64))
+        transposed_coef(coef, self.X.dtype, out=self._coef_t)
         if intercept is None:
-            intercept = _EMPTY[self.X.dtype]
-        if not self._needs_cast:
-            return coef, intercept
-        np.copyto(self._coef_cast, coef, casting="same_kind")
-        if self.fit_intercept:
-            np.copyto(self._intercept_cast, intercept, casting="same_kind")
-            return self._coef_cast, self._intercept_cast
-        return self._coef_cast, intercept
+            return coef, self._coef_t, _EMPTY[self.X.dtype]
+        np.copyto(self._intercept_cast, intercept, casting="same_kind")
+        return coef, self._coef_t, self._intercept_cast
 
     def loss_gradient(self, w, grad_out):
         """Data term and its gradient in one pass over X.
@@ -174,10 +167,12 @@ class DenseObjective(_Objective):
         -------
         float
         """
-        coef, intercept = self._kernel_params(w)
+        coef, coef_t, intercept = self._kernel_params(w)
+        layout = self.layout
         loss_partials = dense_loss_gradient(
-            self.X, self.y, self.soft_targets, self.smoothing, self.sample_weight, coef, intercept, self.row_block,
-            self.use_blas, self._grad_partials, self._intercept_partials,
+            self.X, self.y, self.soft_targets, self.smoothing, self.sample_weight, coef_t,
+            intercept, self.n_classes, layout.row_block, layout.class_tile,
+            self._grad_partials, self._intercept_partials,
         )
         grad_coef, grad_intercept = self.unpack(grad_out)
         if grad_intercept is None:
@@ -199,10 +194,10 @@ class DenseObjective(_Objective):
         -------
         float
         """
-        coef, intercept = self._kernel_params(w)
+        _, coef_t, intercept = self._kernel_params(w)
         partials = dense_loss(
-            self.X, self.y, self.soft_targets, self.smoothing, self.sample_weight, coef, intercept, self.row_block,
-            self.use_blas,
+            self.X, self.y, self.soft_targets, self.smoothing, self.sample_weight, coef_t,
+            intercept, self.n_classes, self.layout.row_block,
         )
         return self._mean(partials)
 

@@ -11,23 +11,25 @@ import scipy.sparse as sp
 
 from ._threads import kernel_threads
 from .kernels.dense import (
+    PROBABILITIES,
+    SCORES,
     dense_predict,
-    dense_proba,
-    dense_scores,
+    dense_rows,
     row_block_size,
-    use_blas_for,
+    transposed_coef,
 )
 from .kernels.scores import log_softmax_rows
 from .kernels.sparse import csr_predict, csr_proba, csr_scores
 
 
 def _kernel_args(X, coef, intercept):
-    coef = np.ascontiguousarray(coef, dtype=X.dtype)
+    """Transposed, padded coefficients and the intercept in X's dtype, and the row block."""
+    coef_t = transposed_coef(np.asarray(coef), X.dtype)
     if intercept is None:
         intercept = np.empty(0, dtype=X.dtype)
     else:
         intercept = np.ascontiguousarray(intercept, dtype=X.dtype)
-    return coef, intercept, row_block_size(X.shape[1], X.itemsize), use_blas_for(coef.shape[0])
+    return coef_t, intercept, row_block_size(X.shape[1], X.itemsize)
 
 
 def _write_scores(X, coef, intercept, out, proba):
@@ -38,9 +40,9 @@ def _write_scores(X, coef, intercept, out, proba):
         kernel = csr_proba if proba else csr_scores
         kernel(X.data, X.indices, X.indptr, coef_t, intercept, out)
     else:
-        coef, intercept, row_block, use_blas = _kernel_args(X, coef, intercept)
-        kernel = dense_proba if proba else dense_scores
-        kernel(X, coef, intercept, row_block, use_blas, out)
+        coef_t, intercept, row_block = _kernel_args(X, coef, intercept)
+        what = PROBABILITIES if proba else SCORES
+        dense_rows(X, coef_t, intercept, coef.shape[0], row_block, what, out)
 
 
 def linear_scores(X, coef, intercept, n_threads=None):
@@ -103,6 +105,6 @@ def linear_predict(X, coef, intercept, n_threads=None):
             intercept = np.empty(0, X.dtype) if intercept is None else intercept.astype(X.dtype)
             csr_predict(X.data, X.indices, X.indptr, coef_t, intercept, out)
         else:
-            coef, intercept, row_block, use_blas = _kernel_args(X, coef, intercept)
-            dense_predict(X, coef, intercept, row_block, use_blas, out)
+            coef_t, intercept, row_block = _kernel_args(X, coef, intercept)
+            dense_predict(X, coef_t, intercept, coef.shape[0], row_block, out)
     return out

@@ -137,9 +137,10 @@ def test_cross_entropy_bad_labels_and_weights(y, sw, error, match):
 @pytest.mark.parametrize("layout", ["C", "F", "readonly"])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("weighted", [True, False])
-# K=20 takes the BLAS path of the kernels, the others the register-tiled loops.
+# Shapes on both sides of the tiles' edges: class panels of 4 / 8 lanes,
+# gradient class tiles, feature panels of 16 / 32 lanes, 6-row score tiles.
 @pytest.mark.parametrize(
-    "shape", [(1, 1, 2), (3, 1, 2), (40, 3, 2), (300, 11, 5), (203, 7, 20)]
+    "shape", [(1, 1, 2), (3, 1, 2), (40, 3, 2), (300, 11, 5), (203, 7, 20), (97, 33, 13)]
 )
 def test_loss_gradient_matches_reference(dtype, layout, fit_intercept, weighted, shape):
     n, d, K = shape

@@ -96,7 +96,8 @@ def test_sparse_and_dense_fits_agree(penalty, l1_ratio):
     assert np.linalg.norm(sparse.coef_ - dense.coef_) <= 1e-4 * np.linalg.norm(dense.coef_)
     for method in ("predict_proba", "decision_function", "predict_log_proba"):
         assert_allclose(
-            getattr(sparse, method)(sp.csr_matrix(X)), getattr(dense, method)(X), atol=1e-5
+            getattr(sparse, method)(sp.csr_matrix(X)), getattr(dense, method)(X),
+            rtol=1e-5, atol=1e-5,
         )
     assert_array_equal(sparse.predict(sp.csc_matrix(X)), sparse.predict(X))
 

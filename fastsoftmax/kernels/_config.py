@@ -21,22 +21,29 @@ FASTMATH = {"reassoc", "contract", "arcp"}
 #: so that the rule is visible at every kernel): GIL released, shared flags.
 JIT_OPTIONS = dict(nogil=True, fastmath=FASTMATH, error_model="numpy")
 
+#: Options for the elementary functions of ``elementary.py`` (exp, log):
+#: ``contract`` only. Their argument reduction subtracts ``k * ln2`` in two
+#: parts, and ``reassoc`` would allow LLVM to merge the parts and lose the
+#: low bits. Instructions keep their flags when LLVM inlines them into a
+#: kernel, so the kernels' own flags do not leak in.
+EXACT_FASTMATH = {"contract"}
+EXACT_JIT_OPTIONS = dict(nogil=True, fastmath=EXACT_FASTMATH, error_model="numpy")
+
 #: Fixed partition of the rows for deterministic reductions.
 N_ROW_RANGES = 32
 
-#: Target size in bytes of one block of rows of X; a block is read by the
-#: score GEMM and again by the gradient GEMM, so it should stay in L2.
-ROW_BLOCK_BYTES = 128 * 1024
+#: Target size in bytes of one block of rows of X: a block is read by the
+#: score tiles and again by the gradient tiles, so it should stay in L2
+#: (with the next block, which is prefetched meanwhile).
+ROW_BLOCK_BYTES = 256 * 1024
 
 #: Memory budget of the per-range gradient partials of the CSR kernels
 #: (n_ranges * n_features * n_classes float64). Wide sparse data (d in the
 #: hundreds of thousands) gets fewer ranges rather than gigabytes of partials.
 SPARSE_PARTIALS_BYTES = 64 * 2**20
 
-#: Up to this many classes the block products use the register-tiled loops
-#: of kernels/tiles.py; above it, BLAS GEMM (measured: docs/performance.md).
-MAX_CLASSES_FOR_TILES = 16
-
-#: Bounds on the number of rows in one block.
-MIN_ROW_BLOCK = 16
+#: Bounds on the number of rows in one block. Each gradient tile sums over
+#: the rows of a block in registers before it touches memory, so a block of
+#: very wide rows still gets at least MIN_ROW_BLOCK of them.
+MIN_ROW_BLOCK = 48
 MAX_ROW_BLOCK = 512

@@ -2,82 +2,121 @@
 
 Design
 ------
-One evaluation reads X once. The rows are split into ``N_ROW_RANGES``
-contiguous ranges (a constant, not the thread count) and ``prange`` runs over
-the ranges. Inside a range the rows are visited in blocks small enough that a
-block of X stays in L2 cache between the two matrix products that touch it:
+One evaluation reads X once from memory. The rows are split into
+``N_ROW_RANGES`` contiguous ranges (a constant, not the thread count) and
+``prange`` runs over the ranges. Inside a range the rows are visited in
+blocks that stay in L2 cache between the two products that touch them
+(:mod:`fastsoftmax.kernels.blocks`):
 
-1. ``Z = X_block @ coef.T + intercept`` (register-tiled loops for few
-   classes, BLAS GEMM with BLAS on one thread for many);
-2. per row, in place: stable softmax and cross-entropy, then
-   ``Z[i] = s_i * (softmax(z_i) - t_i)``, the row's gradient factor, where the
-   target ``t_i`` is ``onehot(y_i)`` (label-smoothed if asked) or a row of
-   soft targets;
-3. ``G = Z.T @ X_block`` (the same choice), added into the range's float64
+1. class-major scores ``St = (X_block @ coef.T).T`` from register tiles;
+2. intercept, stable softmax and cross-entropy along the rows of ``St``
+   (vectorised exponentials), then in place the gradient factors
+   ``s_i * (softmax(z_i) - t_i)``, where the target ``t_i`` is
+   ``onehot(y_i)`` (label-smoothed if asked) or a row of soft targets;
+3. ``G += St @ X_block`` from register tiles, into the range's float64
    partial.
 
-The caller adds the ranges' partials in range order (``reduce_partials``), so
-the result is bit-identical for any number of threads. Extra memory is
-``N_ROW_RANGES * n_classes * n_features`` float64 for the partials plus one
-block buffer per running range, independent of ``n_samples``; the n-by-K
-score matrix is never formed.
+The caller adds the ranges' partials in range order (:func:`reduce_partials`),
+so the result is bit-identical for any number of threads. Extra memory is
+``N_ROW_RANGES * kg * n_features`` float64 for the partials plus, per running
+range, a class-major score buffer of ``row_block`` columns; it does not grow
+with ``n_samples``, and the n-by-K score matrix is never formed.
 
-Inside a block all arithmetic is in X's dtype (float32 X: float32 GEMMs and
-exponentials); block results go into float64 accumulators. The BLAS calls run
-inside ``prange``, so the caller must hold BLAS to one thread
-(``threadpoolctl``), which ``fastsoftmax._threads.kernel_threads`` does.
+Inside a block all arithmetic is in X's dtype (float32 X: float32 products
+and exponentials); block results go into float64 accumulators. No BLAS is
+called.
 
-Sample weights are an array of length ``n_samples`` or of length 0 (all ones);
-the intercept likewise is of length ``n_classes`` or 0 (no intercept). Soft
-targets are an array of shape (n_samples, n_classes), or of shape (0,
-n_classes) when the hard labels ``y`` (smoothed by ``smoothing``) are used.
+Conventions of the arguments: ``Wt`` is the coefficient matrix transposed,
+of shape (n_features, kp), in X's dtype, with zero columns from
+``n_classes`` to ``kp = score_padding(n_classes, X.itemsize)``
+(:func:`transposed_coef` builds it). Sample weights are an array of length
+``n_samples`` or of length 0 (all ones); the intercept likewise is of length
+``n_classes`` or 0 (no intercept). Soft targets are an array of shape
+(n_samples, n_classes), or of shape (0, n_classes) when the hard labels
+``y`` (smoothed by ``smoothing``) are used.
 """
 
 import numpy as np
 from numba import njit, prange
 
-from ._config import (
-    JIT_OPTIONS,
-    MAX_CLASSES_FOR_TILES,
-    MAX_ROW_BLOCK,
-    MIN_ROW_BLOCK,
-    N_ROW_RANGES,
-    ROW_BLOCK_BYTES,
-)
+from ._config import JIT_OPTIONS, MAX_ROW_BLOCK, MIN_ROW_BLOCK, N_ROW_RANGES, ROW_BLOCK_BYTES
 from ._partition import range_bounds
-from .rows import row_argmax, softmax_row, target_cross_entropy_row
-from .tiles import tiled_gradient, tiled_scores
+from .blocks import (
+    SCORE_ROWS,
+    block_argmax,
+    block_gradient,
+    block_probabilities,
+    block_scores,
+    block_softmax_loss,
+    block_write_scores,
+    gradient_class_tile,
+    gradient_padding,
+    score_padding,
+)
 
 
 def row_block_size(n_features, itemsize):
-    """Rows per block so that one block of X is about ``ROW_BLOCK_BYTES``."""
+    """Rows per block: about ``ROW_BLOCK_BYTES`` of X, a multiple of
+    ``SCORE_ROWS``, at most ``MAX_ROW_BLOCK``."""
     rows = ROW_BLOCK_BYTES // max(1, n_features * itemsize)
-    return int(min(MAX_ROW_BLOCK, max(MIN_ROW_BLOCK, rows)))
+    rows = min(MAX_ROW_BLOCK, max(MIN_ROW_BLOCK, SCORE_ROWS, rows))
+    return int(rows - rows % SCORE_ROWS)
 
 
-def use_blas_for(n_classes):
-    """Whether the block products go to BLAS (many classes) or to the
-    register-tiled loops of :mod:`fastsoftmax.kernels.tiles` (few classes)."""
-    return n_classes > MAX_CLASSES_FOR_TILES
+def transposed_coef(coef, dtype, out=None):
+    """``coef.T`` in ``dtype``, padded with zero columns to the score panels.
+
+    Parameters
+    ----------
+    coef : ndarray of shape (n_classes, n_features)
+    dtype : numpy dtype
+        X's dtype.
+    out : ndarray of shape (n_features, kp), optional
+        Reused when given (its padding columns must be zero, as this function
+        leaves them).
+
+    Returns
+    -------
+    ndarray of shape (n_features, kp), C order
+        ``kp = score_padding(n_classes, itemsize)``.
+    """
+    n_classes, n_features = coef.shape
+    if out is None:
+        kp = score_padding(n_classes, np.dtype(dtype).itemsize)
+        out = np.zeros((n_features, kp), dtype=dtype)
+    np.copyto(out[:, :n_classes], coef.T, casting="same_kind")
+    return out
 
 
-@njit(cache=True, **JIT_OPTIONS)
-def _block_scores(x_block, coef, intercept, z_block, use_blas):
-    """``z_block = x_block @ coef.T + intercept``."""
-    if use_blas:
-        np.dot(x_block, coef.T, z_block)
-    else:
-        tiled_scores(x_block, coef, z_block)
-    if intercept.shape[0] > 0:
-        for i in range(z_block.shape[0]):
-            for k in range(z_block.shape[1]):
-                z_block[i, k] += intercept[k]
+class KernelLayout:
+    """The block and padding sizes the dense kernels use for one problem shape.
+
+    Parameters
+    ----------
+    n_features, n_classes : int
+    itemsize : int
+        8 for float64 X, 4 for float32.
+
+    Attributes
+    ----------
+    row_block : int
+        Rows per block.
+    class_tile : int
+        Classes per gradient tile.
+    grad_classes : int
+        Rows of the gradient partials (``n_classes`` padded to the class tile).
+    """
+
+    def __init__(self, n_features, n_classes, itemsize):
+        self.row_block = row_block_size(n_features, itemsize)
+        self.class_tile = gradient_class_tile(n_classes)
+        self.grad_classes = gradient_padding(n_classes)
 
 
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
 def dense_loss_gradient(
-    X, y, soft_targets, smoothing, sample_weight, coef, intercept, row_block, use_blas,
-    grad_partials, intercept_partials,
+    X, y, soft_targets, smoothing, sample_weight, Wt, intercept, n_classes, row_block,
+    class_tile, grad_partials, intercept_partials,
 ):
     """Weighted sum of cross-entropies and per-range gradient partials.
 
@@ -87,19 +126,21 @@ def dense_loss_gradient(
     y : ndarray of shape (n_samples,), integer class codes in [0, n_classes)
         May be empty when soft targets are given.
     soft_targets : ndarray of shape (n_samples, n_classes) or (0, n_classes), dtype of X
-        Rows of target probabilities, or empty to use ``y``.
     smoothing : float
         Label smoothing of the hard labels, in [0, 1).
     sample_weight : ndarray of shape (n_samples,) or (0,), dtype of X
-    coef : ndarray of shape (n_classes, n_features), dtype of X
+    Wt : ndarray of shape (n_features, kp), dtype of X
+        Transposed, zero-padded coefficients (:func:`transposed_coef`).
     intercept : ndarray of shape (n_classes,) or (0,), dtype of X
+    n_classes : int
     row_block : int
-        Rows per block.
-    use_blas : bool
-        BLAS GEMM for the block products, or the tiled loops (see
-        :func:`use_blas_for`).
-    grad_partials : ndarray of shape (N_ROW_RANGES, n_classes, n_features), float64
-        Overwritten with each range's ``sum_i s_i (p_i - t_i) x_i``.
+        Rows per block (:func:`row_block_size`).
+    class_tile : int
+        Classes per gradient tile (:class:`KernelLayout`).
+    grad_partials : ndarray of shape (N_ROW_RANGES, kg, n_features), float64
+        Overwritten with each range's ``sum_i s_i (p_i - t_i) x_i`` in its
+        first ``n_classes`` rows (``kg``, a multiple of ``class_tile``, is
+        ``KernelLayout.grad_classes``; the rows past ``n_classes`` are zero).
     intercept_partials : ndarray of shape (N_ROW_RANGES, n_classes), float64
         Overwritten with each range's ``sum_i s_i (p_i - t_i)``.
 
@@ -108,51 +149,34 @@ def dense_loss_gradient(
     loss_partials : ndarray of shape (N_ROW_RANGES,), float64
         Each range's ``sum_i s_i * l_i``.
     """
-    n_samples, n_features = X.shape
-    n_classes = coef.shape[0]
-    weighted = sample_weight.shape[0] > 0
-    soft = soft_targets.shape[0] > 0
-    no_targets = np.empty(0, dtype=soft_targets.dtype)
+    n_samples = X.shape[0]
+    n_buffer = max(Wt.shape[1], grad_partials.shape[1])
     loss_partials = np.zeros(N_ROW_RANGES)
     for r in prange(N_ROW_RANGES):
         start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
-        scores = np.empty((row_block, n_classes), dtype=X.dtype)
-        block_grad = np.empty((n_classes, n_features), dtype=X.dtype)
+        # Zero rows past the real classes stay zero: the softmax never
+        # writes them and the gradient tiles read them as padding.
+        St = np.zeros((n_buffer, row_block), dtype=X.dtype)
+        buffers = np.empty((4, row_block), dtype=X.dtype)
         grad_r = grad_partials[r]
         icpt_r = intercept_partials[r]
         grad_r[:, :] = 0.0
         icpt_r[:] = 0.0
         loss_r = 0.0
         for b0 in range(start, stop, row_block):
-            b1 = min(b0 + row_block, stop)
-            x_block = X[b0:b1]
-            z_block = scores[: b1 - b0]
-            _block_scores(x_block, coef, intercept, z_block, use_blas)
-            for i in range(b1 - b0):
-                z = z_block[i]
-                label = 0 if soft else y[b0 + i]
-                q = soft_targets[b0 + i] if soft else no_targets
-                w = sample_weight[b0 + i] if weighted else X.dtype.type(1)
-                # z becomes the gradient factor softmax(z) - t, in place.
-                loss_r += w * target_cross_entropy_row(z, label, q, smoothing, z)
-                for k in range(n_classes):
-                    z[k] *= w
-                    icpt_r[k] += z[k]
-            if use_blas:
-                np.dot(z_block.T, x_block, block_grad)
-            else:
-                tiled_gradient(z_block, x_block, block_grad)
-            for k in range(n_classes):
-                for j in range(n_features):
-                    grad_r[k, j] += block_grad[k, j]
+            n_rows = min(row_block, stop - b0)
+            block_scores(X, b0, n_rows, Wt, St, n_classes)
+            loss_r += block_softmax_loss(
+                St, n_rows, n_classes, intercept, b0, y, soft_targets, smoothing,
+                sample_weight, buffers, True, icpt_r,
+            )
+            block_gradient(St, X, b0, n_rows, class_tile, grad_r, min(row_block, stop - b0 - n_rows))
         loss_partials[r] = loss_r
     return loss_partials
 
 
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
-def dense_loss(
-    X, y, soft_targets, smoothing, sample_weight, coef, intercept, row_block, use_blas
-):
+def dense_loss(X, y, soft_targets, smoothing, sample_weight, Wt, intercept, n_classes, row_block):
     """Loss-only variant of :func:`dense_loss_gradient` (for line searches).
 
     Returns
@@ -160,25 +184,20 @@ def dense_loss(
     loss_partials : ndarray of shape (N_ROW_RANGES,), float64
     """
     n_samples = X.shape[0]
-    n_classes = coef.shape[0]
-    weighted = sample_weight.shape[0] > 0
-    soft = soft_targets.shape[0] > 0
-    no_targets = np.empty(0, dtype=soft_targets.dtype)
+    no_sums = np.empty(0)
     loss_partials = np.zeros(N_ROW_RANGES)
     for r in prange(N_ROW_RANGES):
         start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
-        scores = np.empty((row_block, n_classes), dtype=X.dtype)
+        St = np.empty((Wt.shape[1], row_block), dtype=X.dtype)
+        buffers = np.empty((4, row_block), dtype=X.dtype)
         loss_r = 0.0
         for b0 in range(start, stop, row_block):
-            b1 = min(b0 + row_block, stop)
-            z_block = scores[: b1 - b0]
-            _block_scores(X[b0:b1], coef, intercept, z_block, use_blas)
-            for i in range(b1 - b0):
-                w = sample_weight[b0 + i] if weighted else X.dtype.type(1)
-                label = 0 if soft else y[b0 + i]
-                q = soft_targets[b0 + i] if soft else no_targets
-                z = z_block[i]
-                loss_r += w * target_cross_entropy_row(z, label, q, smoothing, z)
+            n_rows = min(row_block, stop - b0)
+            block_scores(X, b0, n_rows, Wt, St, n_classes)
+            loss_r += block_softmax_loss(
+                St, n_rows, n_classes, intercept, b0, y, soft_targets, smoothing,
+                sample_weight, buffers, False, no_sums,
+            )
         loss_partials[r] = loss_r
     return loss_partials
 
@@ -190,13 +209,13 @@ def reduce_partials(
 ):
     """Add the ranges' gradient partials in range order, scale, add the L2 term.
 
-    Writes ``grad_coef_out = scale * sum_r grad_partials[r] + l2 * coef`` and
+    Writes ``grad_coef_out = scale * sum_r grad_partials[r, :K] + l2 * coef`` and
     ``grad_intercept_out = scale * sum_r intercept_partials[r]`` (if it has
     length > 0). The order of the additions is fixed, whatever the threads.
 
     Parameters
     ----------
-    grad_partials : ndarray of shape (n_ranges, n_classes, n_features), float64
+    grad_partials : ndarray of shape (n_ranges, kg >= n_classes, n_features), float64
     intercept_partials : ndarray of shape (n_ranges, n_classes), float64
     scale : float
         ``1 / sum_i s_i``.
@@ -205,7 +224,8 @@ def reduce_partials(
     grad_coef_out : ndarray of shape (n_classes, n_features), float64
     grad_intercept_out : ndarray of shape (n_classes,) or (0,), float64
     """
-    n_ranges, n_classes, n_features = grad_partials.shape
+    n_ranges = grad_partials.shape[0]
+    n_classes, n_features = grad_coef_out.shape
     for k in prange(n_classes):
         for j in range(n_features):
             total = 0.0
@@ -231,66 +251,59 @@ def sum_in_order(partials):
     return total
 
 
+# -- prediction: the same blocks, one output row per input row ----------------
+
+SCORES, PROBABILITIES = 0, 1
+
+
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
-def dense_scores(X, coef, intercept, row_block, use_blas, out):
-    """Scores ``X @ coef.T + intercept`` written into ``out``.
+def dense_rows(X, Wt, intercept, n_classes, row_block, what, out):
+    """Scores or probabilities of every row, written into ``out``.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features), C order
-    coef : ndarray of shape (n_classes, n_features), dtype of X
+    Wt : ndarray of shape (n_features, kp), dtype of X
+        Transposed, zero-padded coefficients (:func:`transposed_coef`).
     intercept : ndarray of shape (n_classes,) or (0,), dtype of X
-    row_block : int
-    use_blas : bool
+    n_classes, row_block : int
+    what : int
+        ``SCORES`` (``X @ coef.T + intercept``) or ``PROBABILITIES`` (their
+        row-wise softmax, computed while the block is in cache).
     out : ndarray of shape (n_samples, n_classes), dtype of X, C order
     """
     n_samples = X.shape[0]
-    n_blocks = (n_samples + row_block - 1) // row_block
-    for blk in prange(n_blocks):
-        b0 = blk * row_block
-        b1 = min(b0 + row_block, n_samples)
-        z_block = out[b0:b1]
-        _block_scores(X[b0:b1], coef, intercept, z_block, use_blas)
+    for r in prange(N_ROW_RANGES):
+        start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
+        St = np.empty((Wt.shape[1], row_block), dtype=X.dtype)
+        buffers = np.empty((2, row_block), dtype=X.dtype)
+        for b0 in range(start, stop, row_block):
+            n_rows = min(row_block, stop - b0)
+            block_scores(X, b0, n_rows, Wt, St, n_classes)
+            if what == PROBABILITIES:
+                block_probabilities(St, n_rows, n_classes, intercept, buffers, out[b0 : b0 + n_rows])
+            else:
+                block_write_scores(St, n_rows, n_classes, intercept, out[b0 : b0 + n_rows])
 
 
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
-def dense_proba(X, coef, intercept, row_block, use_blas, out):
-    """Class probabilities ``softmax(X @ coef.T + intercept)`` written into ``out``.
-
-    Each block's scores are turned into probabilities while still in cache.
-    Parameters as for :func:`dense_scores`.
-    """
-    n_samples = X.shape[0]
-    n_blocks = (n_samples + row_block - 1) // row_block
-    for blk in prange(n_blocks):
-        b0 = blk * row_block
-        b1 = min(b0 + row_block, n_samples)
-        z_block = out[b0:b1]
-        _block_scores(X[b0:b1], coef, intercept, z_block, use_blas)
-        for i in range(b1 - b0):
-            softmax_row(z_block[i], z_block[i])
-
-
-@njit(parallel=True, cache=True, **JIT_OPTIONS)
-def dense_predict(X, coef, intercept, row_block, use_blas, out):
+def dense_predict(X, Wt, intercept, n_classes, row_block, out):
     """Arg-max class code per row, with only a block of scores in memory.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features), C order
-    coef : ndarray of shape (n_classes, n_features), dtype of X
+    Wt : ndarray of shape (n_features, kp), dtype of X
     intercept : ndarray of shape (n_classes,) or (0,), dtype of X
-    row_block : int
-    use_blas : bool
+    n_classes, row_block : int
     out : ndarray of shape (n_samples,), int64
     """
     n_samples = X.shape[0]
-    n_classes = coef.shape[0]
-    n_blocks = (n_samples + row_block - 1) // row_block
-    for blk in prange(n_blocks):
-        b0 = blk * row_block
-        b1 = min(b0 + row_block, n_samples)
-        z_block = np.empty((b1 - b0, n_classes), dtype=X.dtype)
-        _block_scores(X[b0:b1], coef, intercept, z_block, use_blas)
-        for i in range(b1 - b0):
-            out[b0 + i] = row_argmax(z_block[i])
+    for r in prange(N_ROW_RANGES):
+        start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
+        St = np.empty((Wt.shape[1], row_block), dtype=X.dtype)
+        buffers = np.empty((1, row_block), dtype=X.dtype)
+        for b0 in range(start, stop, row_block):
+            n_rows = min(row_block, stop - b0)
+            block_scores(X, b0, n_rows, Wt, St, n_classes)
+            block_argmax(St, n_rows, n_classes, intercept, buffers, out[b0 : b0 + n_rows])

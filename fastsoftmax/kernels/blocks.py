@@ -1,0 +1,502 @@
+"""One block of rows: scores, softmax and gradient while the block is in cache.
+
+A block is ``n_rows`` consecutive rows of dense, C-ordered X, small enough
+(``ROW_BLOCK_BYTES``) to still be in L2 cache when the gradient reads it a
+second time. Its scores live in a class-major buffer ``St`` of shape
+(n_buffer_classes, max_rows): ``St[k, i]`` is the score of class ``k`` for
+row ``b0 + i``. Class-major, because the softmax then runs along rows: every
+loop below walks a contiguous row of ``St`` for one class, which LLVM
+vectorises whatever the number of classes (3 or 1000), exponentials included
+(:mod:`fastsoftmax.kernels.elementary`).
+
+1. :func:`block_scores`: ``St[:kp, :n] = (X[b0:b0+n] @ Wt).T`` with the
+   register tiles of :mod:`fastsoftmax.kernels.simd`: ``SCORE_ROWS`` rows of
+   X broadcast against a panel of up to two registers of classes. ``Wt`` is
+   the transposed coefficient matrix, its class axis padded with zero columns
+   to ``kp``, a whole number of 32-byte units (:func:`score_padding`), so the
+   padded classes score exactly 0.
+2. :func:`block_softmax_loss` adds the intercept and turns the scores into
+   the rows' weighted losses and, if asked, into gradient factors
+   ``s_i * (softmax(z_i) - t_i)`` in place, for hard labels, smoothed labels
+   or soft targets ``t_i``. :func:`block_probabilities` and
+   :func:`block_argmax` are its prediction counterparts.
+3. :func:`block_gradient`: ``G[:kg] += St[:kg, :n] @ X[b0:b0+n]`` with tiles
+   of ``class_tile`` classes times two registers of features, the last panel
+   masked so that nothing beyond the end of X is read. Rows of ``St`` from
+   ``n_classes`` to ``kg`` are zero, so padded classes add nothing.
+
+Arithmetic is in X's dtype; the gradient tiles add float32 block results into
+float64 partials, and losses are summed in float64.
+"""
+
+import numpy as np
+from numba import njit
+
+from ._config import JIT_OPTIONS
+from .elementary import fast_exp, fast_log
+from .simd import REGISTER_UNITS, UNIT_BYTES, TileSpan, make_tile
+
+#: Rows of X per score tile (scalars broadcast against a panel of classes).
+SCORE_ROWS = 6
+#: How far ahead of a score tile its rows of X are prefetched, in bytes. The
+#: tiles read several rows side by side, a pattern the hardware prefetcher
+#: follows poorly: without this, the first pass over a block waits for memory
+#: instead of overlapping with the arithmetic (measured: 28 ms -> 17 ms for
+#: the scores of 320,000 x 100 float64 rows on one core).
+PREFETCH_BYTES = 16384
+_LINE = 64  # bytes of a cache line
+#: Classes per gradient tile that a problem may use (see :func:`gradient_class_tile`).
+GRADIENT_CLASS_TILES = (2, 3, 4, 5, 6, 8)
+
+_U = REGISTER_UNITS
+_PANEL_UNITS = 2 * _U  # a panel is two registers wide
+
+
+def _split_units(n_units):
+    """Vectors (in units) that make up ``n_units <= 2 * REGISTER_UNITS``."""
+    if n_units <= _U:
+        return (n_units,)
+    return (_U, n_units - _U)
+
+
+def score_padding(n_classes, itemsize):
+    """Classes of ``Wt`` and of the score panels: ``n_classes`` rounded up to
+    a whole number of 32-byte units (4 float64 or 8 float32 lanes)."""
+    lanes = UNIT_BYTES // itemsize
+    return -(-n_classes // lanes) * lanes
+
+
+def gradient_class_tile(n_classes):
+    """Classes per gradient tile: the entry of ``GRADIENT_CLASS_TILES`` that
+    pads ``n_classes`` least (the largest on ties: fewer passes over X)."""
+    return min(GRADIENT_CLASS_TILES, key=lambda t: (-(-n_classes // t) * t, -t))
+
+
+def gradient_padding(n_classes):
+    """Rows of the gradient partials: ``n_classes`` rounded up to the class tile."""
+    tile = gradient_class_tile(n_classes)
+    return -(-n_classes // tile) * tile
+
+
+# -- score tiles: SCORE_ROWS rows (or 1) x a panel of 1 .. 2*_U units ---------
+_S1 = make_tile(SCORE_ROWS, _split_units(1), "transposed")
+_S2 = make_tile(SCORE_ROWS, _split_units(2), "transposed")
+_S3 = make_tile(SCORE_ROWS, _split_units(3), "transposed")
+_S4 = make_tile(SCORE_ROWS, _split_units(4), "transposed")
+_S1_ROW = make_tile(1, _split_units(1), "transposed")
+_S2_ROW = make_tile(1, _split_units(2), "transposed")
+_S3_ROW = make_tile(1, _split_units(3), "transposed")
+_S4_ROW = make_tile(1, _split_units(4), "transposed")
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def _score_tiles(units, many, X, Wt, St, span):
+    """A column of score tiles of ``units`` units: ``SCORE_ROWS`` rows each
+    (``many``) or one row each."""
+    if many:
+        if units == 1:
+            _S1(X, Wt, St, X, span)
+        elif units == 2:
+            _S2(X, Wt, St, X, span)
+        elif units == 3:
+            _S3(X, Wt, St, X, span)
+        else:
+            _S4(X, Wt, St, X, span)
+    else:
+        if units == 1:
+            _S1_ROW(X, Wt, St, X, span)
+        elif units == 2:
+            _S2_ROW(X, Wt, St, X, span)
+        elif units == 3:
+            _S3_ROW(X, Wt, St, X, span)
+        else:
+            _S4_ROW(X, Wt, St, X, span)
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def block_scores(X, b0, n_rows, Wt, St, n_classes):
+    """``St[k, i] = X[b0 + i] @ Wt[:, k]`` for ``i < n_rows``, ``k < n_classes``.
+
+    Rows of ``St`` from ``n_classes`` on are left as they are.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), C order
+    b0, n_rows : int
+        First row of the block and its number of rows.
+    Wt : ndarray of shape (n_features, kp), C order, dtype of X
+        Transposed coefficients, zero beyond the real classes; ``kp`` as
+        returned by :func:`score_padding`.
+    St : ndarray of shape (>= n_classes, >= n_rows), C order, dtype of X
+        Receives the class-major scores (without intercept).
+    n_classes : int
+    """
+    d = X.shape[1]
+    kp = Wt.shape[1]
+    ld = St.shape[1]
+    unit = UNIT_BYTES // X.itemsize
+    n_tiles = n_rows // SCORE_ROWS
+    full = n_tiles * SCORE_ROWS
+    tile_lines = -(-SCORE_ROWS * d * X.itemsize // _LINE)
+    ahead = PREFETCH_BYTES // X.itemsize
+    k0 = 0
+    while k0 < n_classes:
+        units = min(_PANEL_UNITS, (kp - k0) // unit)
+        n_valid = min(units * unit, n_classes - k0)
+        # Class panel outside, rows inside: the panel of Wt stays in cache.
+        # X comes from memory during the first panel only.
+        span = TileSpan(
+            b0 * d, d, 1, SCORE_ROWS * d,
+            k0, kp, 0,
+            k0 * ld, 1, ld, SCORE_ROWS,
+            d, n_tiles, n_valid,
+            b0 * d + ahead, SCORE_ROWS * d, tile_lines if k0 == 0 else 0,
+        )
+        _score_tiles(units, True, X, Wt, St, span)
+        if full < n_rows:
+            span = TileSpan(
+                (b0 + full) * d, d, 1, d,
+                k0, kp, 0,
+                k0 * ld + full, 1, ld, 1,
+                d, n_rows - full, n_valid,
+                0, 0, 0,
+            )
+            _score_tiles(units, False, X, Wt, St, span)
+        k0 += units * unit
+
+
+# -- gradient tiles: class_tile classes x a panel of features -----------------
+# MAIN: full panels; ONE / TWO: the last features, in one or two registers,
+# masked to the features that are left.
+_FULL = (_U, _U)
+_G2_MAIN, _G2_ONE, _G2_TWO = (make_tile(2, _FULL, "add"), make_tile(2, (_U,), "add", True), make_tile(2, _FULL, "add", True))
+_G3_MAIN, _G3_ONE, _G3_TWO = (make_tile(3, _FULL, "add"), make_tile(3, (_U,), "add", True), make_tile(3, _FULL, "add", True))
+_G4_MAIN, _G4_ONE, _G4_TWO = (make_tile(4, _FULL, "add"), make_tile(4, (_U,), "add", True), make_tile(4, _FULL, "add", True))
+_G5_MAIN, _G5_ONE, _G5_TWO = (make_tile(5, _FULL, "add"), make_tile(5, (_U,), "add", True), make_tile(5, _FULL, "add", True))
+_G6_MAIN, _G6_ONE, _G6_TWO = (make_tile(6, _FULL, "add"), make_tile(6, (_U,), "add", True), make_tile(6, _FULL, "add", True))
+_G8_MAIN, _G8_ONE, _G8_TWO = (make_tile(8, _FULL, "add"), make_tile(8, (_U,), "add", True), make_tile(8, _FULL, "add", True))
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def _gradient_tiles(class_tile, kind, St, X, G, span):
+    """A row of gradient tiles of ``class_tile`` classes; ``kind`` 0 is full
+    panels, 1 and 2 the masked last one or two registers."""
+    if class_tile == 2:
+        if kind == 0:
+            _G2_MAIN(St, X, G, X, span)
+        elif kind == 1:
+            _G2_ONE(St, X, G, X, span)
+        else:
+            _G2_TWO(St, X, G, X, span)
+    elif class_tile == 3:
+        if kind == 0:
+            _G3_MAIN(St, X, G, X, span)
+        elif kind == 1:
+            _G3_ONE(St, X, G, X, span)
+        else:
+            _G3_TWO(St, X, G, X, span)
+    elif class_tile == 4:
+        if kind == 0:
+            _G4_MAIN(St, X, G, X, span)
+        elif kind == 1:
+            _G4_ONE(St, X, G, X, span)
+        else:
+            _G4_TWO(St, X, G, X, span)
+    elif class_tile == 5:
+        if kind == 0:
+            _G5_MAIN(St, X, G, X, span)
+        elif kind == 1:
+            _G5_ONE(St, X, G, X, span)
+        else:
+            _G5_TWO(St, X, G, X, span)
+    elif class_tile == 6:
+        if kind == 0:
+            _G6_MAIN(St, X, G, X, span)
+        elif kind == 1:
+            _G6_ONE(St, X, G, X, span)
+        else:
+            _G6_TWO(St, X, G, X, span)
+    else:
+        if kind == 0:
+            _G8_MAIN(St, X, G, X, span)
+        elif kind == 1:
+            _G8_ONE(St, X, G, X, span)
+        else:
+            _G8_TWO(St, X, G, X, span)
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def block_gradient(St, X, b0, n_rows, class_tile, G, next_rows):
+    """``G[k, :] += sum_i St[k, i] * X[b0 + i, :]`` for every row ``k`` of ``G``.
+
+    While the tiles compute from cache, the next ``next_rows`` rows of X are
+    prefetched, one line per tile step: the memory bus would otherwise idle
+    here, and the next block's scores then find their rows in cache.
+
+    Parameters
+    ----------
+    St : ndarray of shape (>= kg, >= n_rows), C order, dtype of X
+        Gradient factors, class-major; rows beyond the real classes zero.
+    X : ndarray of shape (n_samples, n_features), C order
+    b0, n_rows : int
+    class_tile : int
+        One of ``GRADIENT_CLASS_TILES``; ``kg`` is a multiple of it.
+    G : ndarray of shape (kg, n_features), C order, float64 or dtype of X
+        Accumulated into.
+    next_rows : int
+        Rows after the block to prefetch (0 for none).
+    """
+    kg, d = G.shape
+    lda = St.shape[1]
+    reg = _U * (UNIT_BYTES // X.itemsize)  # lanes of one register
+    panel = 2 * reg
+    n_panels = d // panel
+    full = n_panels * panel
+    rest = d - full
+    line = _LINE // X.itemsize
+    pf_off = (b0 + n_rows) * d
+    pf_left = -(-next_rows * d // line)
+    for k0 in range(0, kg, class_tile):
+        # Classes outside, features inside: the tile's rows of St stay in
+        # L1 while the block of X is read from L2 once per class tile.
+        pf_lines = n_rows if pf_left > 0 else 0
+        span = TileSpan(
+            k0 * lda, lda, 1, 0,
+            b0 * d, d, panel,
+            k0 * d, d, 1, panel,
+            n_rows, n_panels, panel,
+            pf_off, n_rows * line, pf_lines,
+        )
+        _gradient_tiles(class_tile, 0, St, X, G, span)
+        if pf_lines > 0:
+            pf_off += n_panels * n_rows * line
+            pf_left -= n_panels * n_rows
+        if rest > 0:
+            span = TileSpan(
+                k0 * lda, lda, 1, 0,
+                b0 * d + full, d, 0,
+                k0 * d + full, d, 1, 0,
+                n_rows, 1, rest,
+                0, 0, 0,
+            )
+            _gradient_tiles(class_tile, 2 if rest > reg else 1, St, X, G, span)
+
+
+# -- softmax on class-major scores -------------------------------------------
+# Per-block arrays are sliced to the block first: indexing with ``b0 + i``
+# makes Numba check for negative indices, which stops LLVM from vectorising.
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def _add_intercept_and_max(St, n_rows, n_classes, intercept, row_max):
+    """``St[k, :n] += intercept[k]`` and ``row_max[i] = max_k St[k, i]``."""
+    has_intercept = intercept.shape[0] > 0
+    for k in range(n_classes):
+        scores = St[k]
+        shift = intercept[k] if has_intercept else scores.dtype.type(0)
+        if k == 0:
+            for i in range(n_rows):
+                value = scores[i] + shift
+                scores[i] = value
+                row_max[i] = value
+        else:
+            for i in range(n_rows):
+                value = scores[i] + shift
+                scores[i] = value
+                row_max[i] = max(row_max[i], value)
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def _exp_and_sum(St, n_rows, n_classes, row_max, row_sum):
+    """``St[k, i] = exp(St[k, i] - row_max[i])`` and ``row_sum[i] = sum_k St[k, i]``."""
+    for i in range(n_rows):
+        row_sum[i] = 0
+    for k in range(n_classes):
+        scores = St[k]
+        for i in range(n_rows):
+            e = fast_exp(scores[i] - row_max[i])
+            scores[i] = e
+            row_sum[i] += e
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def _target_margins(St, n_rows, n_classes, labels, targets, smoothing, row_max, margin, total):
+    """Per row, before the exponentials: ``margin[i] = sum_k t_ik (max_i - z_ik)``
+    and ``total[i] = sum_k t_ik`` for the row's target ``t_i`` (the block's
+    ``labels`` smoothed by ``smoothing``, or its rows of soft ``targets``).
+
+    Classes with a zero soft target are skipped, so a ``-inf`` score there
+    gives no NaN.
+    """
+    if targets.shape[0] > 0:
+        for i in range(n_rows):
+            margin[i] = 0
+            total[i] = 0
+        for k in range(n_classes):
+            scores = St[k]
+            for i in range(n_rows):
+                q = targets[i, k]
+                margin[i] += q * (row_max[i] - scores[i]) if q != 0 else 0
+                total[i] += q
+        return
+    for i in range(n_rows):
+        margin[i] = row_max[i] - St[np.uint64(labels[i]), i]
+        total[i] = 1
+    if smoothing != 0:
+        # t = (1 - e) onehot(y) + e / K: the smoothed part adds
+        # e / K * sum_k (max - z_k) to the margin.
+        share = smoothing / n_classes
+        for i in range(n_rows):
+            margin[i] *= 1 - smoothing
+        for k in range(n_classes):
+            scores = St[k]
+            for i in range(n_rows):
+                margin[i] += share * (row_max[i] - scores[i])
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def _gradient_factors(St, n_rows, n_classes, labels, targets, smoothing, weights, row_sum, total, icpt):
+    """``St[k, i] = s_i * (softmax_ik * total_i - t_ik)`` from the exponentials
+    in ``St`` (block-local ``labels``, ``targets`` and ``weights`` as in
+    :func:`block_softmax_loss`); their sums over rows are added to ``icpt``.
+    Overwrites ``row_sum``."""
+    weighted = weights.shape[0] > 0
+    one = row_sum.dtype.type(1)
+    for i in range(n_rows):
+        w = weights[i] if weighted else one
+        row_sum[i] = w * total[i] / row_sum[i]
+    soft = targets.shape[0] > 0
+    share = row_sum.dtype.type(smoothing / n_classes)
+    for k in range(n_classes):
+        scores = St[k]
+        for i in range(n_rows):
+            scores[i] *= row_sum[i]
+        if soft:
+            for i in range(n_rows):
+                w = weights[i] if weighted else one
+                scores[i] -= w * targets[i, k]
+        elif smoothing != 0:
+            for i in range(n_rows):
+                w = weights[i] if weighted else one
+                scores[i] -= w * share
+    if not soft:
+        hit = row_sum.dtype.type(1 - smoothing)
+        for i in range(n_rows):
+            w = weights[i] if weighted else one
+            St[np.uint64(labels[i]), i] -= w * hit
+    for k in range(n_classes):
+        scores = St[k]
+        block_total = scores.dtype.type(0)
+        for i in range(n_rows):
+            block_total += scores[i]
+        icpt[k] += block_total
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def block_softmax_loss(
+    St, n_rows, n_classes, intercept, b0, y, soft_targets, smoothing, sample_weight,
+    buffers, gradient, icpt,
+):
+    """Weighted sum of the block's cross-entropies; gradient factors in place.
+
+    Parameters
+    ----------
+    St : ndarray of shape (>= n_classes, >= n_rows)
+        Class-major scores without intercept (from :func:`block_scores`).
+        With ``gradient``, overwritten by ``s_i * (softmax(z_i) - t_i)``.
+    n_rows, n_classes : int
+    intercept : ndarray of shape (n_classes,) or (0,), dtype of St
+    b0 : int
+        First row of the block, to index ``y``, the targets and the weights.
+    y : ndarray of shape (n_samples,), integer codes (unused with soft targets)
+    soft_targets : ndarray of shape (n_samples, n_classes) or (0, n_classes)
+    smoothing : float
+        Label smoothing of hard labels.
+    sample_weight : ndarray of shape (n_samples,) or (0,)
+    buffers : ndarray of shape (4, >= n_rows), dtype of St
+        Scratch space (row maxima, sums, margins, target totals).
+    gradient : bool
+        Whether to write gradient factors and intercept sums.
+    icpt : ndarray of shape (n_classes,), float64
+        With ``gradient``, the sums over rows of the factors are added to it.
+
+    Returns
+    -------
+    float
+        ``sum_i s_i * sum_k t_ik * (logsumexp(z_i) - z_ik)`` over the block.
+    """
+    row_max, row_sum, margin, total = buffers[0], buffers[1], buffers[2], buffers[3]
+    soft = soft_targets.shape[0] > 0
+    labels = y[b0 : b0 + n_rows] if not soft else y[:0]
+    targets = soft_targets[b0 : b0 + n_rows] if soft else soft_targets
+    weighted = sample_weight.shape[0] > 0
+    weights = sample_weight[b0 : b0 + n_rows] if weighted else sample_weight
+    _add_intercept_and_max(St, n_rows, n_classes, intercept, row_max)
+    _target_margins(St, n_rows, n_classes, labels, targets, smoothing, row_max, margin, total)
+    _exp_and_sum(St, n_rows, n_classes, row_max, row_sum)
+    one = row_sum.dtype.type(1)
+    loss = 0.0
+    for i in range(n_rows):
+        # l_i = sum_k t_k (max - z_k) + sum(t) * log(sum_k exp(z_k - max)):
+        # the large terms cancel before the logarithm is added.
+        row_loss = margin[i] + total[i] * fast_log(row_sum[i])
+        w = weights[i] if weighted else one
+        loss += float(w * row_loss)
+    if gradient:
+        _gradient_factors(
+            St, n_rows, n_classes, labels, targets, smoothing, weights, row_sum, total, icpt,
+        )
+    return loss
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def block_probabilities(St, n_rows, n_classes, intercept, buffers, out):
+    """``out[i, k] = softmax(St[:, i] + intercept)[k]`` for ``i < n_rows``.
+
+    Parameters
+    ----------
+    St : ndarray of shape (>= n_classes, >= n_rows)
+        Class-major scores without intercept; overwritten.
+    intercept : ndarray of shape (n_classes,) or (0,)
+    buffers : ndarray of shape (>= 2, >= n_rows)
+    out : ndarray of shape (n_rows, n_classes)
+        The block's rows of the output.
+    """
+    row_max, row_sum = buffers[0], buffers[1]
+    _add_intercept_and_max(St, n_rows, n_classes, intercept, row_max)
+    _exp_and_sum(St, n_rows, n_classes, row_max, row_sum)
+    for i in range(n_rows):
+        row_sum[i] = 1 / row_sum[i]
+    for i in range(n_rows):
+        target = out[i]
+        for k in range(n_classes):
+            target[k] = St[k, i] * row_sum[i]
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def block_write_scores(St, n_rows, n_classes, intercept, out):
+    """``out[i, k] = St[k, i] + intercept[k]``: the block's scores, row-major,
+    into its rows ``out`` (n_rows, n_classes)."""
+    has_intercept = intercept.shape[0] > 0
+    for i in range(n_rows):
+        target = out[i]
+        for k in range(n_classes):
+            target[k] = St[k, i] + (intercept[k] if has_intercept else St.dtype.type(0))
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def block_argmax(St, n_rows, n_classes, intercept, buffers, out):
+    """``out[i]`` = the first class of largest score of the block's row ``i``."""
+    row_max = buffers[0]
+    has_intercept = intercept.shape[0] > 0
+    for i in range(n_rows):
+        row_max[i] = St[0, i] + (intercept[0] if has_intercept else St.dtype.type(0))
+        out[i] = 0
+    for k in range(1, n_classes):
+        scores = St[k]
+        shift = intercept[k] if has_intercept else St.dtype.type(0)
+        for i in range(n_rows):
+            value = scores[i] + shift
+            if value > row_max[i]:
+                row_max[i] = value
+                out[i] = k

@@ -1,0 +1,320 @@
+"""Register-blocked vector code that LLVM's auto-vectoriser does not write.
+
+Why this module exists
+----------------------
+Both matrix products of a loss/gradient evaluation are skinny: a block of a
+few hundred rows times ``n_features`` times ``n_classes``, with ``n_classes``
+often around 10. BLAS runs such shapes at a fraction of its square-matrix
+rate, and plain Numba loops reach about two thirds of the machine's FMA rate
+at best: LLVM's loop vectoriser keeps accumulators in registers only for
+reductions over the innermost loop, so the gradient ``G += Z.T @ X`` is
+compiled with its accumulators in memory. The kernels here are the
+register-blocked inner loops of a GEMM ("micro-kernels"), emitted as LLVM IR
+through :func:`numba.extending.intrinsic`: explicit vector registers,
+broadcasts and fused multiply-adds. They are compiled into the calling
+``njit`` function and cached with it like any other Numba code.
+
+The one operation
+-----------------
+Every product is one shape of tile, repeated along a row of tiles::
+
+    for q < n_tiles:
+        acc[r, l] = sum_{p < n_steps} A[a_off + q a_next + r a_row + p a_step]
+                                    * B[b_off + q b_next + p b_step + l]
+
+for ``r < n_rows`` (a compile-time constant) and lanes ``l`` spanning a
+compile-time list of vectors. Vector sizes are given in units of 32 bytes
+(4 float64 or 8 float32 lanes), so one tile serves both dtypes. Each step
+of ``p`` loads the vectors of B once, broadcasts ``n_rows`` scalars of A and
+does ``n_rows * len(units)`` vector FMAs into accumulators that stay in
+registers for the whole loop over ``p``. Two ways of writing the result:
+
+* ``"add"``: ``C[c_off + q c_next + r c_row + l] += acc[r, l]`` with vector
+  loads and stores. With ``masked_last``, lanes ``l >= n_valid`` are neither
+  loaded from B nor written to C (nothing beyond them is read). float32
+  accumulators are widened to float64 when C is float64.
+* ``"transposed"``: ``C[c_off + q c_next + r c_row + l c_lane] = acc[r, l]``
+  for ``l < n_valid``, lane by lane (for class-major score blocks).
+
+While it computes, a tile can prefetch a stream of memory into L2 cache, one
+64-byte line per step: ``P[pf_off + q pf_next + p * line]`` for ``p <
+pf_lines``. Memory that the hardware prefetcher does not see coming (rows of
+X read side by side, or the next block) then arrives while the FMAs run.
+
+The integers travel in a :class:`TileSpan` named tuple. Offsets and strides
+are in elements. Nothing is bounds-checked: callers guarantee that every
+address touched lies inside its array.
+"""
+
+from collections import namedtuple
+
+from llvmlite import binding as llvm_binding
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+_I32 = ir.IntType(32)
+_LINE_BYTES = 64
+
+#: Where a row of tiles reads and writes (see the module docstring).
+TileSpan = namedtuple(
+    "TileSpan",
+    [
+        "a_off", "a_row", "a_step", "a_next",
+        "b_off", "b_step", "b_next",
+        "c_off", "c_row", "c_lane", "c_next",
+        "n_steps", "n_tiles", "n_valid",
+        "pf_off", "pf_next", "pf_lines",
+    ],
+)
+
+
+def _host_has_avx512():
+    features = llvm_binding.get_host_cpu_features()
+    return bool(features.get("avx512f", False))
+
+
+#: Bytes of one vector unit, the granule of every tile width: 4 float64 or
+#: 8 float32 lanes.
+UNIT_BYTES = 32
+
+#: Units in one native vector register: 2 (512 bits) where the CPU has
+#: AVX-512, else 1. LLVM splits wider vectors, so every width is correct on
+#: every CPU; this one is the fastest.
+REGISTER_UNITS = 2 if _host_has_avx512() else 1
+
+
+def unit_lanes(itemsize):
+    """Lanes of one 32-byte unit for elements of ``itemsize`` bytes."""
+    return UNIT_BYTES // itemsize
+
+
+def _suffix(vecty):
+    element = "f64" if vecty.element == ir.DoubleType() else "f32"
+    return f"v{vecty.count}{element}"
+
+
+def _splat(builder, scalar, vecty):
+    undef = ir.Constant(vecty, ir.Undefined)
+    one = builder.insert_element(undef, scalar, ir.Constant(_I32, 0))
+    zeros = ir.Constant(ir.VectorType(_I32, vecty.count), [0] * vecty.count)
+    return builder.shuffle_vector(one, undef, zeros)
+
+
+def _lane_mask(builder, n_valid, count):
+    """``<count x i1>``: lane ``l`` is on when ``l < n_valid``."""
+    i64v = ir.VectorType(ir.IntType(64), count)
+    lanes = ir.Constant(i64v, list(range(count)))
+    bound = _splat(builder, n_valid, i64v)
+    return builder.icmp_signed("<", lanes, bound)
+
+
+def _load(builder, ptr, vecty, align, mask=None):
+    if mask is None:
+        return builder.load(builder.bitcast(ptr, vecty.as_pointer()), align=align)
+    fnty = ir.FunctionType(vecty, [ptr.type, _I32, mask.type, vecty])
+    fn = cgutils.get_or_insert_function(
+        builder.module, fnty, f"llvm.masked.load.{_suffix(vecty)}.p0"
+    )
+    zeros = ir.Constant(vecty, [0.0] * vecty.count)
+    return builder.call(fn, [ptr, ir.Constant(_I32, align), mask, zeros])
+
+
+def _store(builder, value, ptr, align, mask=None):
+    vecty = value.type
+    if mask is None:
+        builder.store(value, builder.bitcast(ptr, vecty.as_pointer()), align=align)
+        return
+    fnty = ir.FunctionType(ir.VoidType(), [vecty, ptr.type, _I32, mask.type])
+    fn = cgutils.get_or_insert_function(
+        builder.module, fnty, f"llvm.masked.store.{_suffix(vecty)}.p0"
+    )
+    builder.call(fn, [value, ptr, ir.Constant(_I32, align), mask])
+
+
+def _fma(builder, a, b, c):
+    fnty = ir.FunctionType(a.type, [a.type] * 3)
+    fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.fma.{_suffix(a.type)}")
+    return builder.call(fn, [a, b, c])
+
+
+def make_tile(n_rows, units, store, masked_last=False):
+    """Build a tile intrinsic (see the module docstring for what it computes).
+
+    Parameters
+    ----------
+    n_rows : int
+        Rows of the tile (scalars of A broadcast per step).
+    units : tuple of int
+        Size of each vector of the tile, in 32-byte units (so 4 or 8 lanes
+        per unit for float64 or float32); their sum is the tile's width.
+    store : {"add", "transposed"}
+    masked_last : bool, default=False
+        With ``store="add"``: only lanes below ``n_valid`` are loaded from B
+        and written to C.
+
+    Returns
+    -------
+    intrinsic
+        Called from ``njit`` code as ``tile(A, B, C, P, span)`` with arrays
+        A, B, C, P (only their data pointers are used) and a
+        :class:`TileSpan` of integers. A and B share a float dtype; C has it
+        too, or is float64 with ``store="add"``.
+    """
+    if store not in ("add", "transposed"):
+        raise ValueError(f"unknown store {store!r}")
+    if masked_last and store != "add":
+        raise ValueError("masked_last needs store='add'")
+    units = tuple(int(u) for u in units)
+
+    @intrinsic
+    def tile(typingctx, A, B, C, P, span):
+        if not all(isinstance(t, types.Array) for t in (A, B, C, P)):
+            return None
+        if A.dtype != B.dtype or A.dtype not in (types.float32, types.float64):
+            return None
+        if C.dtype != A.dtype and not (store == "add" and C.dtype == types.float64):
+            return None
+        if not isinstance(span, types.BaseTuple) or len(span) != len(TileSpan._fields):
+            return None
+        if not all(isinstance(t, types.Integer) for t in span):
+            return None
+        lanes = unit_lanes(A.dtype.bitwidth // 8)
+        widths = [u * lanes for u in units]
+        lane_offsets = [sum(widths[:v]) for v in range(len(widths))]
+
+        def codegen(context, builder, signature, args):
+            a_arr, b_arr, c_arr, p_arr, span_value = args
+            fields = {
+                name: context.cast(builder, builder.extract_value(span_value, i), ty, types.intp)
+                for i, (name, ty) in enumerate(zip(TileSpan._fields, span))
+            }
+            a_data = context.make_array(A)(context, builder, a_arr).data
+            b_data = context.make_array(B)(context, builder, b_arr).data
+            c_data = context.make_array(C)(context, builder, c_arr).data
+            p_data = context.make_array(P)(context, builder, p_arr).data
+            intp = context.get_value_type(types.intp)
+            element = context.get_value_type(A.dtype)
+            c_element = context.get_value_type(C.dtype)
+            align = A.dtype.bitwidth // 8
+            c_align = C.dtype.bitwidth // 8
+            vector_types = [ir.VectorType(element, w) for w in widths]
+            last = len(widths) - 1
+
+            def const(value):
+                return ir.Constant(intp, value)
+
+            def add(*terms):
+                total = terms[0]
+                for term in terms[1:]:
+                    total = builder.add(total, term)
+                return total
+
+            mask = None
+            if masked_last:
+                n_last = builder.sub(fields["n_valid"], const(lane_offsets[last]))
+                mask = _lane_mask(builder, n_last, widths[last])
+            line = const(_LINE_BYTES // (P.dtype.bitwidth // 8))
+            prefetch = cgutils.get_or_insert_function(
+                builder.module,
+                ir.FunctionType(ir.VoidType(), [p_data.type, _I32, _I32, _I32]),
+                "llvm.prefetch.p0",
+            )
+            accumulators = [
+                [cgutils.alloca_once(builder, vt) for vt in vector_types] for _ in range(n_rows)
+            ]
+            with cgutils.for_range(builder, fields["n_tiles"]) as tile_loop:
+                q = tile_loop.index
+                a_tile = add(fields["a_off"], builder.mul(q, fields["a_next"]))
+                b_tile = add(fields["b_off"], builder.mul(q, fields["b_next"]))
+                c_tile = add(fields["c_off"], builder.mul(q, fields["c_next"]))
+                pf_tile = add(fields["pf_off"], builder.mul(q, fields["pf_next"]))
+                for row in accumulators:
+                    for acc, vt in zip(row, vector_types):
+                        builder.store(ir.Constant(vt, [0.0] * vt.count), acc)
+                with cgutils.for_range(builder, fields["n_steps"]) as step_loop:
+                    p = step_loop.index
+                    with builder.if_then(builder.icmp_signed("<", p, fields["pf_lines"])):
+                        target = builder.gep(p_data, [add(pf_tile, builder.mul(p, line))])
+                        # read; locality 2 (L2 and beyond: the line is used a
+                        # while later, after L1 has been recycled); data
+                        builder.call(prefetch, [target, ir.Constant(_I32, 0), ir.Constant(_I32, 2), ir.Constant(_I32, 1)])
+                    b_base = add(b_tile, builder.mul(p, fields["b_step"]))
+                    b_vectors = [
+                        _load(
+                            builder, builder.gep(b_data, [add(b_base, const(off))]), vt, align,
+                            mask if (masked_last and v == last) else None,
+                        )
+                        for v, (vt, off) in enumerate(zip(vector_types, lane_offsets))
+                    ]
+                    a_base = add(a_tile, builder.mul(p, fields["a_step"]))
+                    for r, row in enumerate(accumulators):
+                        a_index = add(a_base, builder.mul(const(r), fields["a_row"]))
+                        scalar = builder.load(builder.gep(a_data, [a_index]))
+                        for acc, vt, b_vector in zip(row, vector_types, b_vectors):
+                            fused = _fma(builder, _splat(builder, scalar, vt), b_vector, builder.load(acc))
+                            builder.store(fused, acc)
+
+                for r, row in enumerate(accumulators):
+                    c_row = add(c_tile, builder.mul(const(r), fields["c_row"]))
+                    for v, (acc, vt, off) in enumerate(zip(row, vector_types, lane_offsets)):
+                        value = builder.load(acc)
+                        if store == "transposed":
+                            _store_lanes(builder, value, c_data, c_row, off, fields, const)
+                            continue
+                        if c_element != element:
+                            value = builder.fpext(value, ir.VectorType(c_element, vt.count))
+                        ptr = builder.gep(c_data, [add(c_row, const(off))])
+                        lane_mask = mask if (masked_last and v == last) else None
+                        old = _load(builder, ptr, value.type, c_align, lane_mask)
+                        _store(builder, builder.fadd(old, value), ptr, c_align, lane_mask)
+            return context.get_dummy_value()
+
+        return types.void(A, B, C, P, span), codegen
+
+    return tile
+
+
+def _store_lanes(builder, value, c_data, c_row, first_lane, fields, const):
+    """Transposed store: ``C[c_row + (first_lane + l) * c_lane] = value[l]``
+    for the lanes with ``first_lane + l < n_valid``."""
+    for lane in range(value.type.count):
+        index = first_lane + lane
+        with builder.if_then(builder.icmp_signed("<", const(index), fields["n_valid"])):
+            element = builder.extract_element(value, ir.Constant(_I32, lane))
+            target = builder.add(c_row, builder.mul(const(index), fields["c_lane"]))
+            builder.store(element, builder.gep(c_data, [target]))
+
+
+@intrinsic
+def float_from_bits(typingctx, bits):
+    """The float whose IEEE-754 bits are ``bits``: int64 -> float64, int32 -> float32."""
+    if bits == types.int64:
+        result = types.float64
+    elif bits == types.int32:
+        result = types.float32
+    else:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(result))
+
+    return result(bits), codegen
+
+
+@intrinsic
+def bits_from_float(typingctx, value):
+    """The IEEE-754 bits of ``value``: float64 -> int64, float32 -> int32."""
+    if value == types.float64:
+        result = types.int64
+    elif value == types.float32:
+        result = types.int32
+    else:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(result))
+
+    return result(value), codegen
+

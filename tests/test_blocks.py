@@ -1,0 +1,147 @@
+"""One block of rows (kernels/blocks.py) against NumPy, over the padding edges.
+
+Class counts cross the score panels (4 / 8 lanes per unit, two registers per
+panel) and the gradient class tiles; feature counts cross the gradient panels
+and their masked tails; row counts cross the score tiles (6 rows) and leave
+single rows over. The block starts at a row other than 0.
+"""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from fastsoftmax.kernels.blocks import (
+    block_argmax,
+    block_gradient,
+    block_probabilities,
+    block_scores,
+    block_softmax_loss,
+    block_write_scores,
+    gradient_class_tile,
+    gradient_padding,
+)
+from fastsoftmax.kernels.dense import transposed_coef
+
+from . import reference as ref
+
+TOL = {np.float32: 3e-5, np.float64: 1e-12}
+B0 = 3  # first row of the block
+
+
+def _setup(dtype, n_classes, n_features, n_rows, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((B0 + n_rows + 2, n_features)).astype(dtype)
+    coef = rng.standard_normal((n_classes, n_features)) * 0.5
+    intercept = rng.standard_normal(n_classes).astype(dtype)
+    Wt = transposed_coef(coef, dtype)
+    rows = max(Wt.shape[1], gradient_padding(n_classes))
+    St = np.zeros((rows, n_rows + 4), dtype=dtype)
+    block = X[B0 : B0 + n_rows].astype(np.float64)
+    Z = block @ Wt[:, :n_classes].astype(np.float64)
+    return X, Wt, St, intercept, Z
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes", [2, 3, 5, 9, 17, 33])
+@pytest.mark.parametrize("n_features", [1, 7, 16, 21, 40])
+@pytest.mark.parametrize("n_rows", [1, 5, 6, 13])
+def test_scores_and_gradient_match_numpy(dtype, n_classes, n_features, n_rows):
+    X, Wt, St, _, Z = _setup(dtype, n_classes, n_features, n_rows)
+    block_scores(X, B0, n_rows, Wt, St, n_classes)
+    tol = TOL[dtype]
+    assert_allclose(St[:n_classes, :n_rows], Z.T, rtol=tol, atol=tol)
+    assert_array_equal(St[n_classes:], 0)  # padding rows untouched
+
+    factors = np.random.default_rng(1).standard_normal((n_classes, n_rows)).astype(dtype)
+    St[:n_classes, :n_rows] = factors
+    kg = gradient_padding(n_classes)
+    G = np.ones((kg, n_features))
+    block_gradient(St, X, B0, n_rows, gradient_class_tile(n_classes), G, 2)
+    expected = 1 + factors.astype(np.float64) @ X[B0 : B0 + n_rows].astype(np.float64)
+    assert_allclose(G[:n_classes], expected, rtol=tol, atol=tol)
+    assert_array_equal(G[n_classes:], 1)  # zero factors in the padding rows
+
+
+def _targets(kind, n_classes, n_rows, dtype):
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, n_classes, B0 + n_rows)
+    soft = np.empty((0, n_classes), dtype)
+    smoothing = 0.0
+    if kind == "soft":
+        soft = rng.dirichlet(np.ones(n_classes), B0 + n_rows).astype(dtype)
+        soft[B0, 0] = 0  # a zero target, renormalised below
+        soft /= soft.sum(axis=1, keepdims=True)
+        T = soft[B0:].astype(np.float64)
+    else:
+        if kind == "smoothed":
+            smoothing = 0.2
+        T = np.eye(n_classes)[y[B0:]] * (1 - smoothing) + smoothing / n_classes
+    return y, soft, smoothing, T
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes", [2, 3, 10, 33])
+@pytest.mark.parametrize("kind", ["hard", "smoothed", "soft"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_softmax_loss_and_gradient_factors(dtype, n_classes, kind, weighted):
+    n_rows = 13
+    X, Wt, St, intercept, Z = _setup(dtype, n_classes, 5, n_rows)
+    Z = Z + intercept.astype(np.float64)
+    y, soft, smoothing, T = _targets(kind, n_classes, n_rows, dtype)
+    rng = np.random.default_rng(3)
+    sw = rng.uniform(0, 2, B0 + n_rows).astype(dtype) if weighted else np.empty(0, dtype)
+    s = sw[B0:].astype(np.float64) if weighted else np.ones(n_rows)
+    block_scores(X, B0, n_rows, Wt, St, n_classes)
+    buffers = np.empty((4, St.shape[1]), dtype)
+    icpt = np.full(n_classes, 0.5)
+    loss = block_softmax_loss(
+        St, n_rows, n_classes, intercept, B0, y, soft, smoothing, sw, buffers, True, icpt
+    )
+    P = ref.softmax(Z)
+    log_p = ref.log_softmax(Z)
+    expected_loss = -np.sum(s[:, None] * T * log_p)
+    factors = s[:, None] * (P * T.sum(axis=1, keepdims=True) - T)
+    tol = TOL[dtype]
+    assert loss == pytest.approx(expected_loss, rel=10 * tol)
+    assert_allclose(St[:n_classes, :n_rows], factors.T, rtol=10 * tol, atol=tol)
+    assert_allclose(icpt, 0.5 + factors.sum(axis=0), rtol=10 * tol, atol=10 * tol)
+    # The loss-only variant returns the same loss and leaves icpt alone.
+    block_scores(X, B0, n_rows, Wt, St, n_classes)
+    again = block_softmax_loss(
+        St, n_rows, n_classes, intercept, B0, y, soft, smoothing, sw, buffers, False, icpt[:0]
+    )
+    assert again == loss
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes", [2, 3, 10, 33])
+def test_prediction_blocks(dtype, n_classes):
+    n_rows = 13
+    X, Wt, St, intercept, Z = _setup(dtype, n_classes, 6, n_rows)
+    Z = Z + intercept.astype(np.float64)
+    buffers = np.empty((2, St.shape[1]), dtype)
+    tol = TOL[dtype]
+
+    out = np.empty((n_rows, n_classes), dtype)
+    block_scores(X, B0, n_rows, Wt, St, n_classes)
+    block_write_scores(St, n_rows, n_classes, intercept, out)
+    assert_allclose(out, Z, rtol=tol, atol=tol)
+
+    block_probabilities(St, n_rows, n_classes, intercept, buffers, out)
+    assert_allclose(out, ref.softmax(Z), rtol=10 * tol, atol=tol)
+
+    labels = np.empty(n_rows, np.int64)
+    block_scores(X, B0, n_rows, Wt, St, n_classes)
+    block_argmax(St, n_rows, n_classes, intercept, buffers, labels)
+    assert_array_equal(labels, np.argmax(out, axis=1))
+
+
+def test_gradient_class_tile_pads_least():
+    assert gradient_class_tile(10) == 5
+    assert gradient_class_tile(3) == 3
+    assert gradient_class_tile(16) == 8
+    for n_classes in range(2, 200):
+        tile, padded = gradient_class_tile(n_classes), gradient_padding(n_classes)
+        assert padded % tile == 0
+        # A tile of 2 always pads by at most one class; the choice is never worse.
+        assert n_classes <= padded <= n_classes + 1

@@ -1,0 +1,135 @@
+"""The register tiles of kernels/simd.py against NumPy, on every edge they have."""
+
+import numpy as np
+import pytest
+from numba import njit
+from numpy.testing import assert_allclose, assert_array_equal
+
+from fastsoftmax.kernels.simd import TileSpan, bits_from_float, float_from_bits, make_tile
+
+ADD_2x2 = make_tile(2, (1, 1), "add")
+ADD_3x1_MASKED = make_tile(3, (2,), "add", masked_last=True)
+TRANSPOSED_4x21 = make_tile(4, (2, 1), "transposed")
+
+
+@njit
+def _add_2x2(A, B, C, span):
+    ADD_2x2(A, B, C, A, span)
+
+
+@njit
+def _add_3x1_masked(A, B, C, span):
+    ADD_3x1_MASKED(A, B, C, B, span)
+
+
+@njit
+def _transposed_4x21(A, B, C, span):
+    TRANSPOSED_4x21(A, B, C, A, span)
+
+
+def _span(**fields):
+    values = dict.fromkeys(TileSpan._fields, 0)
+    values.update(fields)
+    return TileSpan(**values)
+
+
+def _lanes(dtype):
+    return 32 // np.dtype(dtype).itemsize
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_steps", [0, 1, 7])
+def test_add_tiles_accumulate_a_product_into_c(dtype, n_steps):
+    # C[r, l] += sum_p A[r, p] * B[p, l] for two rows of tiles side by side.
+    rng = np.random.default_rng(n_steps)
+    width = 2 * _lanes(dtype)
+    A = rng.standard_normal((2, n_steps)).astype(dtype)
+    B = rng.standard_normal((n_steps, 2 * width)).astype(dtype)
+    C = rng.standard_normal((2, 2 * width)).astype(dtype)
+    expected = C.astype(np.float64) + A.astype(np.float64) @ B.astype(np.float64)
+    span = _span(
+        a_row=n_steps, a_step=1, b_step=2 * width, b_next=width,
+        c_row=2 * width, c_lane=1, c_next=width, n_steps=n_steps, n_tiles=2,
+        n_valid=width,
+    )
+    _add_2x2(A, B, C, span)
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    assert_allclose(C, expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("n_valid", [1, 5, 8])
+def test_masked_tile_reads_and_writes_only_valid_lanes(n_valid):
+    # float32 products accumulated into float64; B ends right after the
+    # valid lanes, so a read beyond them would leave the array.
+    rng = np.random.default_rng(n_valid)
+    n_steps = 5
+    lanes = 2 * _lanes(np.float32)
+    A = rng.standard_normal((3, n_steps)).astype(np.float32)
+    B_full = rng.standard_normal((n_steps, n_valid)).astype(np.float32)
+    B = B_full.ravel()  # row stride n_valid: the tile's vector overhangs each row
+    C = np.full((3, lanes), 7.0)
+    span = _span(
+        a_row=n_steps, a_step=1, b_step=n_valid, c_row=lanes, c_lane=1,
+        n_steps=n_steps, n_tiles=1, n_valid=n_valid,
+    )
+    # Only the last row of B is at the end of the array; the others overhang
+    # into the next row, which the mask must ignore.
+    _add_3x1_masked(A, B, C, span)
+    expected = 7.0 + A.astype(np.float64) @ B_full.astype(np.float64)
+    assert_allclose(C[:, :n_valid], expected, rtol=1e-5)
+    assert_array_equal(C[:, n_valid:], 7.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_valid", [1, 3, 12])
+def test_transposed_tile_writes_class_major_scores(dtype, n_valid):
+    # St[k, i] = sum_j X[i, j] * Wt[j, k] for lanes k < n_valid, 3 tiles of 4 rows.
+    rng = np.random.default_rng(n_valid)
+    d, width = 9, 3 * _lanes(dtype)
+    n_valid = min(n_valid, width)
+    X = rng.standard_normal((12, d)).astype(dtype)
+    Wt = rng.standard_normal((d, width)).astype(dtype)
+    St = np.full((width, 12), np.nan, dtype=dtype)
+    span = _span(
+        a_row=d, a_step=1, a_next=4 * d, b_step=width, c_row=1, c_lane=12,
+        c_next=4, n_steps=d, n_tiles=3, n_valid=n_valid,
+    )
+    _transposed_4x21(X, Wt, St, span)
+    expected = (X.astype(np.float64) @ Wt.astype(np.float64)).T
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    assert_allclose(St[:n_valid], expected[:n_valid], rtol=tol, atol=tol)
+    assert np.all(np.isnan(St[n_valid:]))
+
+
+def test_prefetching_changes_nothing():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((2, 6))
+    B = rng.standard_normal((6, 8))
+    results = []
+    for pf_lines in (0, 6):
+        C = np.zeros((2, 8))
+        span = _span(
+            a_row=6, a_step=1, b_step=8, c_row=8, c_lane=1, n_steps=6, n_tiles=1,
+            n_valid=8, pf_off=0, pf_lines=pf_lines,
+        )
+        _add_2x2(A, B, C, span)
+        results.append(C)
+    assert_array_equal(results[0], results[1])
+
+
+def test_tiles_refuse_mixed_dtypes():
+    A = np.zeros((2, 2), np.float32)
+    B = np.zeros((2, 8))
+    with pytest.raises(Exception, match="(?i)typ"):
+        _add_2x2(A, B, np.zeros((2, 8)), _span(n_steps=2, n_tiles=1))
+
+
+@njit
+def _round_trip(x, i):
+    return float_from_bits(bits_from_float(x)), bits_from_float(float_from_bits(i))
+
+
+def test_bit_casts_round_trip():
+    assert _round_trip(1.5, np.int64(0x3FF8000000000000)) == (1.5, 0x3FF8000000000000)
+    x, bits = _round_trip(np.float32(1.5), np.int32(0x3FC00000))
+    assert (x, bits) == (1.5, 0x3FC00000)
