@@ -46,7 +46,21 @@ def feature_scale_hint(X):
     -------
     str
     """
-    scales = column_max_abs(X)
+    return scale_hint_from_column_max_abs(column_max_abs(X))
+
+
+def scale_hint_from_column_max_abs(scales):
+    """:func:`feature_scale_hint` from the columns' largest absolute values
+    (for data whose columns are scanned elsewhere, such as Dask chunks).
+
+    Parameters
+    ----------
+    scales : ndarray of shape (n_features,)
+
+    Returns
+    -------
+    str
+    """
     nonzero = scales > 0
     if not np.any(nonzero):
         return ""

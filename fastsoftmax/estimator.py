@@ -20,6 +20,7 @@ from ._targets import check_cost_matrix, check_soft_targets, looks_like_soft_tar
 from ._threads import kernel_threads
 from ._validation import check_sample_weight, combined_weights
 from .backend import min_expected_cost
+from .distributed import fit_dask, is_dask_collection, predict_dask
 from .objective import make_objective
 from .penalties import NoPenalty, make_penalty
 from .prediction import linear_log_proba, linear_predict, linear_proba, linear_scores
@@ -242,19 +243,55 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self : SoftmaxRegression
         """
         check_estimator_params(self)
+        if any(is_dask_collection(arg) for arg in (X, y, sample_weight)):
+            return fit_dask(self, X, y, sample_weight)
         if looks_like_soft_targets(y):
             X, classes, y_codes, sample_weight, targets = self._soft_problem(X, y, sample_weight)
         else:
             X, classes, y_codes, sample_weight, targets = self._labelled_problem(
                 X, y, sample_weight
             )
+        objective = make_objective(
+            X, y_codes, sample_weight, classes.shape[0], self.fit_intercept, **targets
+        )
+        unpenalised = self._fit_objective(
+            objective, classes,
+            f"{X.shape[0]} x {X.shape[1]} {'CSR' if sp.issparse(X) else 'dense'} {X.dtype} data",
+            scale_hint=lambda: feature_scale_hint(X),
+        )
+        if unpenalised and y_codes is not None and not self.label_smoothing:
+            self._warn_if_separable(X, y_codes, sample_weight)
+        return self
+
+    def _fit_objective(self, objective, classes, data_description, scale_hint, stacklevel=3):
+        """Minimise ``F`` on any data source and store the solution.
+
+        Shared by in-memory and Dask fits: ``objective`` is any object with
+        the interface of :class:`fastsoftmax.objective.DenseObjective`.
+
+        Parameters
+        ----------
+        objective : object
+            ``n_params``, ``unpack``, ``pack``, ``sum_weights``,
+            ``loss_gradient`` and ``loss``.
+        classes : ndarray of shape (n_classes,)
+        data_description : str
+            What is fitted, for the ``verbose`` header.
+        scale_hint : callable
+            Returns a sentence on badly scaled features (or ""); called only
+            when the fit does not converge.
+        stacklevel : int, default=3
+            Of the ``ConvergenceWarning``: 3 points at the caller of ``fit``.
+
+        Returns
+        -------
+        bool
+            Whether the fit was unpenalised (then the caller may check for
+            separable data).
+        """
         n_classes = classes.shape[0]
         if self.cost_matrix is not None:
             check_cost_matrix(self.cost_matrix, n_classes)
-
-        objective = make_objective(
-            X, y_codes, sample_weight, n_classes, self.fit_intercept, **targets
-        )
         penalty_name, l1_ratio = resolve_penalty(self)
         penalty = make_penalty(penalty_name, self.C, objective.sum_weights, l1_ratio)
         solve = minimize_lbfgs if self._uses_lbfgs(penalty) else minimize_proximal
@@ -262,8 +299,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         with kernel_threads(self._threads()) as n_threads:
             if self.verbose > 0:
                 print(
-                    f"SoftmaxRegression: {X.shape[0]} x {X.shape[1]} "
-                    f"{'CSR' if sp.issparse(X) else 'dense'} {X.dtype} data, "
+                    f"SoftmaxRegression: {data_description}, "
                     f"{n_classes} classes, penalty={penalty_name!r}, C={self.C}, "
                     f"solver={solve.__name__.removeprefix('minimize_')}, "
                     f"tol={self.tol}, {n_threads} threads", flush=True,
@@ -276,28 +312,27 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             warnings.warn(
                 f"SoftmaxRegression did not converge to tol={self.tol}: "
                 f"{result.message}. Increase max_iter, scale the features, or "
-                f"loosen tol.{feature_scale_hint(X)}",
+                f"loosen tol.{scale_hint()}",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=stacklevel,
             )
 
         coef, intercept = objective.unpack(result.w)
         self.coef_ = np.array(coef)
         # Adding a constant to every intercept (or, without a penalty, to a
         # column of coef) leaves F unchanged; return the canonical form.
-        if isinstance(penalty, NoPenalty):
+        unpenalised = isinstance(penalty, NoPenalty)
+        if unpenalised:
             self.coef_ -= self.coef_.mean(axis=0)
         self.intercept_ = (
             np.array(intercept) - np.mean(intercept)
             if intercept is not None
-            else np.zeros(classes.shape[0])
+            else np.zeros(n_classes)
         )
         self.classes_ = classes
         self.objective_ = result.objective
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
-        if isinstance(penalty, NoPenalty) and y_codes is not None and not self.label_smoothing:
-            self._warn_if_separable(X, y_codes, sample_weight)
-        return self
+        return unpenalised
 
     def _labelled_problem(self, X, y, sample_weight):
         """Validated X, the classes, label codes, weights and target options."""
@@ -393,6 +428,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         classes: then ``z_1 - z_0``, the score of ``classes_[1]`` over
         ``classes_[0]``, as scikit-learn's binary classifiers return it.
         """
+        if is_dask_collection(X):
+            return predict_dask(self, X, "decision_function")
         X = self._validated_X(X)
         if self.classes_.shape[0] == 2:
             dense = self._dense_coef()
@@ -413,6 +450,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples, n_classes)
             Rows sum to 1; columns follow ``classes_``. float32 for float32 X.
         """
+        if is_dask_collection(X):
+            return predict_dask(self, X, "predict_proba")
         X = self._validated_X(X)
         return linear_proba(X, self._dense_coef(), self._intercept(), self._threads())
 
@@ -427,6 +466,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples, n_classes)
         """
+        if is_dask_collection(X):
+            return predict_dask(self, X, "predict_log_proba")
         X = self._validated_X(X)
         return linear_log_proba(X, self._dense_coef(), self._intercept(), self._threads())
 
@@ -443,6 +484,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
+        if is_dask_collection(X):
+            return predict_dask(self, X, "predict")
         X = self._validated_X(X)
         if self.cost_matrix is not None:
             proba = linear_proba(X, self._dense_coef(), self._intercept(), self._threads())
