@@ -70,6 +70,7 @@ def fit_dask(estimator, X, y, sample_weight):
     objective = DaskObjective(
         problem.chunks, problem.classes.shape[0], problem.n_features, problem.dtype,
         estimator.fit_intercept, problem.sum_weights, estimator.label_smoothing, n_threads,
+        persisted=problem.persisted,
     )
     unpenalised = estimator._fit_objective(
         objective, problem.classes, problem.description(),

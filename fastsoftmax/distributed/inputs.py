@@ -52,9 +52,16 @@ class Chunk:
 
 @dataclass
 class DaskProblem:
-    """Everything a fit needs from the data, prepared once."""
+    """Everything a fit needs from the data, prepared once.
+
+    ``persisted`` holds the persisted collections that ``chunks`` refer to:
+    while it is referenced their data stays in the workers' memory; once it
+    is dropped, ``dask.distributed`` frees it (a chunk reference alone does
+    not keep it).
+    """
 
     chunks: list
+    persisted: tuple
     classes: np.ndarray
     n_samples: int
     n_features: int
@@ -305,16 +312,17 @@ def prepare_problem(estimator, X, y, sample_weight):
         labels, weights = dask.persist(labels, weights)
 
     sum_weights = _sum_weights(weights, n_samples, estimator.class_weight)
+    persisted = (X, labels, weights, targets)
     blocks = [
-        None if part is None else list(part.to_delayed().ravel())
-        for part in (X, labels, weights, targets)
+        None if part is None else list(part.to_delayed(optimize_graph=False).ravel())
+        for part in persisted
     ]
     chunks = [
         Chunk(*(None if part is None else part[i] for part in blocks))
         for i in range(len(row_chunks))
     ]
     return DaskProblem(
-        chunks, classes, n_samples, n_features, dtype, sparse, sum_weights, names,
+        chunks, persisted, classes, n_samples, n_features, dtype, sparse, sum_weights, names,
     )
 
 
@@ -323,7 +331,8 @@ def _sum_weights(weights, n_samples, class_weight):
     if weights is None:
         return float(n_samples)
     chunk_sums = dask.compute(
-        *[dask.delayed(_chunk_sum)(block) for block in weights.to_delayed().ravel()]
+        *[dask.delayed(_chunk_sum)(block)
+          for block in weights.to_delayed(optimize_graph=False).ravel()]
     )
     total = 0.0
     for chunk_sum in chunk_sums:

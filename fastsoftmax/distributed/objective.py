@@ -94,6 +94,10 @@ class DaskObjective:
     label_smoothing : float
     n_threads : int
         Numba threads per chunk task.
+    persisted : tuple, default=()
+        The persisted Dask collections the chunks refer to, held while this
+        objective lives so that ``dask.distributed`` keeps their data on the
+        workers (see :class:`.inputs.DaskProblem`).
 
     Attributes
     ----------
@@ -103,9 +107,10 @@ class DaskObjective:
 
     def __init__(
         self, chunks, n_classes, n_features, dtype, fit_intercept, sum_weights,
-        label_smoothing, n_threads,
+        label_smoothing, n_threads, persisted=(),
     ):
         self.chunks = list(chunks)
+        self._persisted = persisted
         # The flat layout lives in fastsoftmax.objective only: borrow it from an
         # objective on zero rows instead of restating it.
         self._layout = _Objective(
