@@ -12,11 +12,17 @@ import scipy.sparse as sp
 # Hessian's condition number (about the squared spread) hopeless for L-BFGS.
 _LARGE_FEATURE = 1e6
 _WIDE_SPREAD = 1e8
-_ROWS_PER_CHUNK = 65536  # bounds the temporary of |X| for dense data
+# Bounds the temporary of |X| for dense data: a fixed number of bytes, not of
+# rows, so that wide or memory-mapped X never brings a large slice into memory.
+_CHUNK_BYTES = 4 * 2**20
 
 
 def column_max_abs(X):
-    """Largest absolute value of every column, without a full copy of X.
+    """Largest absolute value of every column, without a copy of X.
+
+    Dense X is scanned in slices of about 4 MiB through one reused buffer,
+    so the extra memory is bounded whatever the size of X (a memory-mapped X
+    stays on disk).
 
     Parameters
     ----------
@@ -28,9 +34,13 @@ def column_max_abs(X):
     """
     if sp.issparse(X):
         return np.asarray(abs(X).max(axis=0).todense(), dtype=np.float64).ravel()
-    result = np.zeros(X.shape[1])
-    for start in range(0, X.shape[0], _ROWS_PER_CHUNK):
-        block = np.abs(X[start:start + _ROWS_PER_CHUNK], dtype=np.float64)
+    n_samples, n_features = X.shape
+    result = np.zeros(n_features)
+    rows = max(1, _CHUNK_BYTES // (8 * max(1, n_features)))
+    buffer = np.empty((min(rows, n_samples), n_features))
+    for start in range(0, n_samples, rows):
+        block = buffer[: min(rows, n_samples - start)]
+        np.abs(X[start:start + rows], out=block)
         np.maximum(result, block.max(axis=0), out=result)
     return result
 
