@@ -30,6 +30,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .kernels._config import N_ROW_RANGES, SPARSE_PARTIALS_BYTES
+from .kernels._partition import range_bounds
+from .kernels.blocks import label_weight_totals
 from .kernels.dense import (
     KernelLayout,
     dense_loss,
@@ -144,6 +146,12 @@ class DenseObjective(_Objective):
         # The kernels take the coefficients transposed and padded, in X's dtype.
         self._coef_t = transposed_coef(np.zeros((K, d)), X.dtype)
         self._intercept_cast = np.empty(K, dtype=X.dtype)
+        if self.soft_targets.shape[0] > 0:
+            self._label_totals = np.empty((0, K))
+        else:
+            self._label_totals = label_weight_totals(
+                self.y, self.sample_weight, K, self.smoothing, N_ROW_RANGES, range_bounds
+            )
 
     def _kernel_params(self, w):
         """``(coef, Wt, intercept)``: coef a float64 view of ``w``, the others in X's dtype."""
@@ -172,7 +180,7 @@ class DenseObjective(_Objective):
         loss_partials = dense_loss_gradient(
             self.X, self.y, self.soft_targets, self.smoothing, self.sample_weight, coef_t,
             intercept, self.n_classes, layout.row_block, layout.class_tile,
-            self._grad_partials, self._intercept_partials,
+            self._label_totals, self._grad_partials, self._intercept_partials,
         )
         grad_coef, grad_intercept = self.unpack(grad_out)
         if grad_intercept is None:

@@ -19,6 +19,7 @@ from fastsoftmax.kernels.blocks import (
     block_write_scores,
     gradient_class_tile,
     gradient_padding,
+    label_weight_totals,
 )
 from fastsoftmax.kernels.dense import transposed_coef
 
@@ -104,7 +105,11 @@ def test_softmax_loss_and_gradient_factors(dtype, n_classes, kind, weighted):
     tol = TOL[dtype]
     assert loss == pytest.approx(expected_loss, rel=10 * tol)
     assert_allclose(St[:n_classes, :n_rows], factors.T, rtol=10 * tol, atol=tol)
-    assert_allclose(icpt, 0.5 + factors.sum(axis=0), rtol=10 * tol, atol=10 * tol)
+    expected_icpt = 0.5 + factors.sum(axis=0)
+    if kind != "soft":
+        # The label's part of a hard target is left to the caller.
+        expected_icpt += (1 - smoothing) * np.bincount(y[B0:], weights=s, minlength=n_classes)
+    assert_allclose(icpt, expected_icpt, rtol=10 * tol, atol=10 * tol)
     # The loss-only variant returns the same loss and leaves icpt alone.
     block_scores(X, B0, n_rows, Wt, St, n_classes)
     again = block_softmax_loss(
@@ -134,6 +139,18 @@ def test_prediction_blocks(dtype, n_classes):
     block_scores(X, B0, n_rows, Wt, St, n_classes)
     block_argmax(St, n_rows, n_classes, intercept, buffers, labels)
     assert_array_equal(labels, np.argmax(out, axis=1))
+
+
+def test_label_weight_totals_per_range():
+    from fastsoftmax.kernels._partition import range_bounds
+
+    y = np.array([0, 2, 2, 1, 0, 2, 1])
+    w = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
+    totals = label_weight_totals(y, w, 3, 0.25, 2, range_bounds)
+    # Ranges [0, 3) and [3, 7).
+    assert_allclose(totals, 0.75 * np.array([[1.0, 0.0, 5.0], [5.0, 11.0, 6.0]]))
+    unweighted = label_weight_totals(y, np.empty(0), 3, 0.0, 2, range_bounds)
+    assert_allclose(unweighted, [[1, 0, 2], [1, 2, 1]])
 
 
 def test_gradient_class_tile_pads_least():

@@ -283,6 +283,34 @@ def block_gradient(St, X, b0, n_rows, class_tile, G, next_rows):
 
 
 # -- softmax on class-major scores -------------------------------------------
+
+
+def label_weight_totals(y, sample_weight, n_classes, smoothing, n_ranges, range_bounds):
+    """``(1 - smoothing) * sum of s_i`` over the rows of each range with label ``k``.
+
+    The part of the intercept gradient that :func:`block_softmax_loss` leaves
+    out for hard labels, per row range; it depends on the data only.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,), integer class codes
+    sample_weight : ndarray of shape (n_samples,) or (0,)
+    n_classes, n_ranges : int
+    smoothing : float
+    range_bounds : callable
+        ``range_bounds(n_samples, n_ranges, r) -> (start, stop)``.
+
+    Returns
+    -------
+    ndarray of shape (n_ranges, n_classes), float64
+    """
+    n_samples = y.shape[0]
+    totals = np.zeros((n_ranges, n_classes))
+    for r in range(n_ranges):
+        start, stop = range_bounds(n_samples, n_ranges, r)
+        weights = sample_weight[start:stop] if sample_weight.shape[0] else None
+        totals[r] = np.bincount(y[start:stop], weights=weights, minlength=n_classes)
+    return (1 - smoothing) * totals
 # Per-block arrays are sliced to the block first: indexing with ``b0 + i``
 # makes Numba check for negative indices, which stops LLVM from vectorising.
 
@@ -358,7 +386,9 @@ def _target_margins(St, n_rows, n_classes, labels, targets, smoothing, row_max, 
 def _gradient_factors(St, n_rows, n_classes, labels, targets, smoothing, weights, row_sum, total, icpt):
     """``St[k, i] = s_i * (softmax_ik * total_i - t_ik)`` from the exponentials
     in ``St`` (block-local ``labels``, ``targets`` and ``weights`` as in
-    :func:`block_softmax_loss`); their sums over rows are added to ``icpt``.
+    :func:`block_softmax_loss`). Their sums over rows are added to ``icpt``,
+    except the label's part ``s_i (1 - smoothing)`` of a hard target, which
+    is the same at every evaluation (see :func:`block_softmax_loss`).
     Overwrites ``row_sum``."""
     weighted = weights.shape[0] > 0
     one = row_sum.dtype.type(1)
@@ -367,29 +397,37 @@ def _gradient_factors(St, n_rows, n_classes, labels, targets, smoothing, weights
         row_sum[i] = w * total[i] / row_sum[i]
     soft = targets.shape[0] > 0
     share = row_sum.dtype.type(smoothing / n_classes)
+    # One pass per class: scale, subtract the spread-out part of the target,
+    # and sum for the intercept while the row of St is in registers.
     for k in range(n_classes):
         scores = St[k]
-        for i in range(n_rows):
-            scores[i] *= row_sum[i]
+        block_total = scores.dtype.type(0)
         if soft:
             for i in range(n_rows):
                 w = weights[i] if weighted else one
-                scores[i] -= w * targets[i, k]
+                value = scores[i] * row_sum[i] - w * targets[i, k]
+                scores[i] = value
+                block_total += value
         elif smoothing != 0:
             for i in range(n_rows):
                 w = weights[i] if weighted else one
-                scores[i] -= w * share
+                value = scores[i] * row_sum[i] - w * share
+                scores[i] = value
+                block_total += value
+        else:
+            for i in range(n_rows):
+                value = scores[i] * row_sum[i]
+                scores[i] = value
+                block_total += value
+        icpt[k] += block_total
     if not soft:
+        # The label's part of a hard target, row by row. Its sum over rows is
+        # not added to icpt here: rows sharing a label would make a chain of
+        # dependent read-modify-writes, and the sum is a constant of the data.
         hit = row_sum.dtype.type(1 - smoothing)
         for i in range(n_rows):
             w = weights[i] if weighted else one
             St[np.uint64(labels[i]), i] -= w * hit
-    for k in range(n_classes):
-        scores = St[k]
-        block_total = scores.dtype.type(0)
-        for i in range(n_rows):
-            block_total += scores[i]
-        icpt[k] += block_total
 
 
 @njit(cache=True, **JIT_OPTIONS)
@@ -418,7 +456,10 @@ def block_softmax_loss(
     gradient : bool
         Whether to write gradient factors and intercept sums.
     icpt : ndarray of shape (n_classes,), float64
-        With ``gradient``, the sums over rows of the factors are added to it.
+        With ``gradient``, ``sum_i s_i * (softmax_ik * sum(t_i) - t_ik)`` over
+        the block is added to it, except, for hard labels, the term
+        ``-s_i * (1 - smoothing)`` of each row's label: the caller adds
+        those from the class totals (:func:`label_weight_totals`).
 
     Returns
     -------

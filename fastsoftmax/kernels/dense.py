@@ -116,7 +116,7 @@ class KernelLayout:
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
 def dense_loss_gradient(
     X, y, soft_targets, smoothing, sample_weight, Wt, intercept, n_classes, row_block,
-    class_tile, grad_partials, intercept_partials,
+    class_tile, label_totals, grad_partials, intercept_partials,
 ):
     """Weighted sum of cross-entropies and per-range gradient partials.
 
@@ -137,6 +137,9 @@ def dense_loss_gradient(
         Rows per block (:func:`row_block_size`).
     class_tile : int
         Classes per gradient tile (:class:`KernelLayout`).
+    label_totals : ndarray of shape (N_ROW_RANGES, n_classes) or (0, n_classes), float64
+        For hard labels, :func:`~fastsoftmax.kernels.blocks.label_weight_totals`
+        (subtracted from each range's intercept partial); empty for soft targets.
     grad_partials : ndarray of shape (N_ROW_RANGES, kg, n_features), float64
         Overwritten with each range's ``sum_i s_i (p_i - t_i) x_i`` in its
         first ``n_classes`` rows (``kg``, a multiple of ``class_tile``, is
@@ -171,6 +174,9 @@ def dense_loss_gradient(
                 sample_weight, buffers, True, icpt_r,
             )
             block_gradient(St, X, b0, n_rows, class_tile, grad_r, min(row_block, stop - b0 - n_rows))
+        if label_totals.shape[0] > 0:
+            for k in range(n_classes):
+                icpt_r[k] -= label_totals[r, k]
         loss_partials[r] = loss_r
     return loss_partials
 
