@@ -1,13 +1,17 @@
 """fastsoftmax against scikit-learn on the same problems, at the same settings.
 
 Run from the repository root with ``pytest --benchmark-only`` (a plain
-``pytest`` skips every benchmark). Two comparisons:
+``pytest`` skips every benchmark). Three comparisons:
 
 - one loss+gradient evaluation, :func:`fastsoftmax.loss_gradient` against
-  scikit-learn's ``LinearModelLoss``, at the same parameters;
+  scikit-learn's ``LinearModelLoss``, at the same parameters, on the shapes
+  of the performance targets (``problems.KERNEL_SHAPES``) in float64 and
+  float32;
 - one fit, :class:`fastsoftmax.SoftmaxRegression` against scikit-learn's
   ``LogisticRegression(solver="lbfgs")`` with the same ``C``, ``tol`` and
-  ``max_iter``.
+  ``max_iter``;
+- ``predict_proba`` of the same parameters in both libraries (the report's
+  ``max_abs_grad`` column holds the largest difference of the two).
 
 Both sides get 2 threads (Numba threads for fastsoftmax, BLAS and OpenMP
 threads for scikit-learn through threadpoolctl). Every benchmark records the
@@ -18,7 +22,8 @@ with :func:`fastsoftmax.loss_gradient`, so they are computed the same way.
 
 Data are generated once per module and shape; compile time is kept out of
 the timings by a warm-up call before each timed run. The whole suite takes
-a few minutes on 2 cores.
+about ten minutes on 2 cores. ``python benchmarks/report.py`` runs the same
+comparisons (and more) and writes docs/performance.md.
 """
 
 from typing import NamedTuple
@@ -26,31 +31,42 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 from machine import roofline_seconds
-from sklearn._loss.loss import HalfMultinomialLoss
+from problems import (
+    C,
+    KERNEL_SHAPES,
+    evaluation_point,
+    fitted_objective,
+    loss_callable,
+    make_problem,
+)
 from sklearn.linear_model import LogisticRegression
-from sklearn.linear_model._linear_loss import LinearModelLoss
 from threadpoolctl import threadpool_limits
 
 import fastsoftmax
 
 N_THREADS = 2
-C = 1.0
 TOL = 1e-4
 MAX_ITER = 1000
-SEED = 0
 
-# (n_samples, n_features, n_classes, dtype) -> timed rounds. Few rounds for the
-# big shapes keep the suite to minutes; the minimum over rounds is reported.
+
+def _rounds(n_samples, n_features, n_classes):
+    """Timed rounds: many for quick cases, few for the big ones (the minimum is reported)."""
+    work = n_samples * n_features * n_classes
+    return 30 if work < 10**8 else 10 if work < 10**9 else 3
+
+
+# (n_samples, n_features, n_classes, dtype) -> timed rounds.
 LOSS_CASES = {
     (10_000, 100, 10, "float64"): 30,
     (100_000, 100, 10, "float64"): 10,
-    (1_000_000, 100, 10, "float64"): 3,
-    (1_000_000, 100, 10, "float32"): 3,
+    **{(*shape, dtype): _rounds(*shape) for shape in KERNEL_SHAPES for dtype in ("float64", "float32")},
 }
 FIT_CASES = {
     (100_000, 100, 10, "float64"): 2,
     (1_000_000, 100, 10, "float64"): 1,
+    (1_000_000, 100, 10, "float32"): 1,
 }
+PROBA_CASES = {(*shape, "float64"): _rounds(*shape) for shape in KERNEL_SHAPES}
 IMPLEMENTATIONS = ["fastsoftmax", "sklearn"]
 
 
@@ -59,35 +75,6 @@ class Problem(NamedTuple):
     y: np.ndarray
     n_classes: int
     label: str
-
-
-def make_problem(n_samples, n_features, n_classes, dtype="float64", seed=SEED):
-    """Synthetic multinomial data with a known generating model.
-
-    ``X`` is standard normal and ``y = argmax(X @ W*.T + G)`` with
-    ``W* ~ N(0, 0.3**2)`` and ``G`` standard Gumbel noise: the Gumbel-max
-    trick draws each ``y_i`` from ``softmax(W* x_i)``, so the data follow the
-    model being fitted. The float32 problem is the float64 one rounded, with
-    the same labels.
-
-    Parameters
-    ----------
-    n_samples, n_features, n_classes : int
-    dtype : {"float64", "float32"}, default="float64"
-    seed : int, default=SEED
-
-    Returns
-    -------
-    X : ndarray of shape (n_samples, n_features)
-    y : ndarray of shape (n_samples,)
-        Integer labels in ``[0, n_classes)``.
-    """
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n_samples, n_features))
-    true_coef = rng.normal(0.0, 0.3, size=(n_classes, n_features))
-    noise = rng.gumbel(size=(n_samples, n_classes))
-    y = np.argmax(X @ true_coef.T + noise, axis=1)
-    return X.astype(dtype, copy=False), y
 
 
 def case_id(case):
@@ -103,41 +90,6 @@ def problem(request):
     return Problem(X, y, n_classes, case_id(request.param))
 
 
-def evaluation_point(n_classes, n_features):
-    """Fixed non-trivial parameters at which both losses are evaluated."""
-    rng = np.random.default_rng(SEED + 1)
-    coef = rng.normal(0.0, 0.1, size=(n_classes, n_features))
-    intercept = rng.normal(0.0, 0.1, size=n_classes)
-    return coef, intercept - intercept.mean()
-
-
-def loss_function(impl, problem):
-    """A no-argument callable returning the regularised loss at ``evaluation_point``.
-
-    Both sides compute loss and gradient; only the loss is returned.
-    """
-    X, y, n_classes, _ = problem
-    coef, intercept = evaluation_point(n_classes, X.shape[1])
-    l2_reg_strength = 1.0 / (C * X.shape[0])
-    if impl == "fastsoftmax":
-        # scikit-learn's LinearModelLoss does not scan X for NaN/inf, so the
-        # like-for-like call skips that scan here too.
-        return lambda: fastsoftmax.loss_gradient(
-            coef, intercept, X, y, l2_reg_strength=l2_reg_strength, n_threads=N_THREADS,
-            check_finite=False,
-        )[0]
-    linear_loss = LinearModelLoss(
-        base_loss=HalfMultinomialLoss(n_classes=n_classes), fit_intercept=True
-    )
-    # scikit-learn's Cython loss wants y, X and coef in one dtype; its
-    # intercept is the last column of coef.
-    coef_with_intercept = np.hstack([coef, intercept[:, None]]).astype(X.dtype)
-    y_float = y.astype(X.dtype)
-    return lambda: linear_loss.loss_gradient(
-        coef_with_intercept, X, y_float, l2_reg_strength=l2_reg_strength, n_threads=N_THREADS
-    )[0]
-
-
 def min_time(benchmark):
     # stats is None under --benchmark-disable, when nothing is timed.
     return benchmark.stats.stats.min if benchmark.stats else None
@@ -150,7 +102,7 @@ def test_loss_gradient(benchmark, machine, report, problem, impl):
     n_samples, n_features = X.shape
     rounds = LOSS_CASES[(n_samples, n_features, n_classes, X.dtype.name)]
     benchmark.group = f"loss_gradient {label}"
-    evaluate = loss_function(impl, problem)
+    evaluate = loss_callable(impl, X, problem.y, n_classes, N_THREADS)
     with threadpool_limits(limits=N_THREADS):
         # The warm-up call compiles fastsoftmax's kernels (or loads them from
         # the cache) and gives both sides their first-touch allocations.
@@ -200,11 +152,7 @@ def test_fit(benchmark, report, problem, impl):
 
     # One function evaluates both solutions, so the objectives are comparable
     # to the last digit; the gradient's largest entry is what tol bounds.
-    objective, grad_coef, grad_intercept = fastsoftmax.loss_gradient(
-        model.coef_, model.intercept_, X, y,
-        l2_reg_strength=1.0 / (C * n_samples), n_threads=N_THREADS,
-    )
-    max_abs_grad = float(max(np.abs(grad_coef).max(), np.abs(grad_intercept).max()))
+    objective, max_abs_grad = fitted_objective(model, X, y, N_THREADS)
     n_iter = int(model.n_iter_[0])
     benchmark.extra_info.update(objective=objective, n_iter=n_iter, max_abs_grad=max_abs_grad)
     report.append(
@@ -216,4 +164,34 @@ def test_fit(benchmark, report, problem, impl):
             n_iter=n_iter,
             max_abs_grad=max_abs_grad,
         )
+    )
+
+
+def model_with_parameters(impl, coef, intercept, classes):
+    """A fitted-looking model of either library holding the given parameters,
+    so that both predict with the same model."""
+    model = make_model(impl)
+    model.coef_, model.intercept_, model.classes_ = coef, intercept, classes
+    model.n_features_in_ = coef.shape[1]
+    return model
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@pytest.mark.parametrize("problem", PROBA_CASES, ids=case_id, indirect=True)
+def test_predict_proba(benchmark, report, problem, impl):
+    X, _, n_classes, label = problem
+    rounds = PROBA_CASES[(*X.shape, n_classes, X.dtype.name)]
+    benchmark.group = f"predict_proba {label}"
+    coef, intercept = evaluation_point(n_classes, X.shape[1])
+    model = model_with_parameters(impl, coef, intercept, np.arange(n_classes))
+    reference = model_with_parameters("fastsoftmax", coef, intercept, np.arange(n_classes))
+    with threadpool_limits(limits=N_THREADS):
+        reference.predict_proba(X[:1000])  # compiles outside the timing
+        proba = benchmark.pedantic(model.predict_proba, args=(X,), rounds=rounds, iterations=1)
+    # Same parameters on both sides: the probabilities must agree.
+    max_difference = float(np.max(np.abs(proba[:1000] - reference.predict_proba(X[:1000]))))
+    benchmark.extra_info.update(max_difference_to_fastsoftmax=max_difference)
+    report.append(
+        dict(group=benchmark.group, impl=impl, min_s=min_time(benchmark),
+             max_abs_grad=max_difference)
     )

@@ -1,0 +1,125 @@
+"""Report suites on one evaluation: the kernel, its thread scaling, predict_proba.
+
+Each suite returns ``(markdown, data)``; the data feed the plots.
+"""
+
+import numpy as np
+from machine import roofline_seconds
+from problems import KERNEL_SHAPES, evaluation_point, loss_callable, make_problem
+from report_markdown import best_time, seconds, table
+from threadpoolctl import threadpool_limits
+
+import fastsoftmax
+
+N_THREADS = 2
+DTYPES = ("float64", "float32")
+
+
+def _shapes(quick):
+    """The target shapes, or a tenth of their rows for a quick run."""
+    if not quick:
+        return KERNEL_SHAPES
+    return [(max(1000, n // 10), d, k) for n, d, k in KERNEL_SHAPES]
+
+
+def _repeats(n, d, k):
+    work = n * d * k
+    return 10 if work < 10**9 else 5 if work < 10**10 else 3
+
+
+def _problems(quick):
+    """(shape, dtype, X, y) for every target, float32 made from float64."""
+    for shape in _shapes(quick):
+        X64, y = make_problem(*shape)
+        for dtype in DTYPES:
+            yield shape, dtype, X64.astype(dtype, copy=False), y
+        del X64
+
+
+def kernel_suite(machine, quick=False):
+    """One loss+gradient evaluation against its roofline bound, both libraries."""
+    rows, data = [], []
+    for (n, d, k), dtype, X, y in _problems(quick):
+        repeats = _repeats(n, d, k)
+        bound = roofline_seconds(n, d, k, X.itemsize, machine)
+        with threadpool_limits(limits=N_THREADS):
+            ours = loss_callable("fastsoftmax", X, y, k, N_THREADS)
+            theirs = loss_callable("sklearn", X, y, k, N_THREADS)
+            ours()  # compiles, or loads the compiled kernels
+            theirs()
+            t_ours, loss_ours = best_time(ours, repeats)
+            t_theirs, loss_theirs = best_time(theirs, max(2, repeats // 3))
+        rows.append([
+            f"{n:,} x {d}, K={k}", dtype, seconds(bound),
+            seconds(t_ours), f"{t_ours / bound:.2f}", "yes" if t_ours <= 1.5 * bound else "**no**",
+            seconds(t_theirs), f"{t_theirs / bound:.1f}", f"{t_theirs / t_ours:.1f}x",
+            f"{loss_ours:.10f}", f"{float(loss_theirs):.10f}",
+        ])
+        data.append(dict(shape=(n, d, k), dtype=dtype, bound=bound, ours=t_ours, theirs=t_theirs))
+    text = table(
+        ["shape", "dtype", "bound", "fastsoftmax", "x bound", "within 1.5x", "scikit-learn",
+         "x bound", "speed-up", "loss (fastsoftmax)", "loss (scikit-learn)"],
+        rows,
+    )
+    return text, data
+
+
+def threads_suite(machine, quick=False):
+    """The kernel on 1 and on 2 threads."""
+    rows = []
+    for (n, d, k), dtype, X, y in _problems(quick):
+        repeats = _repeats(n, d, k)
+        times = {}
+        for threads in (1, 2):
+            evaluate = loss_callable("fastsoftmax", X, y, k, threads)
+            evaluate()
+            times[threads], _ = best_time(evaluate, repeats)
+        speedup = times[1] / times[2]
+        rows.append([
+            f"{n:,} x {d}, K={k}", dtype, seconds(times[1]), seconds(times[2]),
+            f"{speedup:.2f}x", "yes" if speedup >= 1.8 else "**no**",
+        ])
+    text = table(["shape", "dtype", "1 thread", "2 threads", "speed-up", ">= 1.8x"], rows)
+    return text, None
+
+
+def _fitted_looking(model, coef, intercept):
+    model.coef_, model.intercept_ = coef, intercept
+    model.classes_ = np.arange(coef.shape[0])
+    model.n_features_in_ = coef.shape[1]
+    return model
+
+
+def predict_suite(machine, quick=False):
+    """``predict_proba`` against its own bound: read X, write the n x K output,
+    do 2*n*d*K flops."""
+    from sklearn.linear_model import LogisticRegression
+
+    rows, data = [], []
+    for (n, d, k), dtype, X, _ in _problems(quick):
+        repeats = _repeats(n, d, k)
+        itemsize = X.itemsize
+        bytes_moved = n * d * itemsize + n * k * itemsize
+        gemm = machine[f"gemm_GFLOP_s_{dtype}"] * 1e9
+        bound = max(bytes_moved / (machine["read_bandwidth_GB_s"] * 1e9), 2 * n * d * k / gemm)
+        coef, intercept = evaluation_point(k, d)
+        ours = _fitted_looking(fastsoftmax.SoftmaxRegression(n_threads=N_THREADS), coef, intercept)
+        theirs = _fitted_looking(LogisticRegression(), coef, intercept)
+        with threadpool_limits(limits=N_THREADS):
+            ours.predict_proba(X[:1000])
+            t_ours, p_ours = best_time(lambda: ours.predict_proba(X), repeats)
+            t_theirs, p_theirs = best_time(lambda: theirs.predict_proba(X), max(2, repeats // 3))
+        difference = float(np.max(np.abs(p_ours - p_theirs)))
+        del p_ours, p_theirs
+        rows.append([
+            f"{n:,} x {d}, K={k}", dtype, seconds(bound), seconds(t_ours),
+            f"{t_ours / bound:.2f}", "yes" if t_ours <= 1.5 * bound else "**no**",
+            seconds(t_theirs), f"{t_theirs / t_ours:.1f}x", f"{difference:.1e}",
+        ])
+        data.append(dict(shape=(n, d, k), dtype=dtype, bound=bound, ours=t_ours, theirs=t_theirs))
+    text = table(
+        ["shape", "dtype", "bound", "fastsoftmax", "x bound", "within 1.5x", "scikit-learn",
+         "speed-up", "max |P difference|"],
+        rows,
+    )
+    return text, data
