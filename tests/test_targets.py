@@ -119,7 +119,11 @@ def test_one_hot_soft_targets_fit_the_same_model_as_labels():
     X, y, _, _, _ = make_problem(300, 4, 3)
     hard = SoftmaxRegression(tol=1e-8, max_iter=1000).fit(X, y)
     soft = SoftmaxRegression(tol=1e-8, max_iter=1000).fit(X, np.eye(3)[y].astype(float))
-    assert_array_equal(soft.coef_, hard.coef_)
+    # The same objective, summed in a different order (hard labels take the
+    # label part of the intercept gradient from class totals): agreement to
+    # rounding, not bit for bit.
+    assert soft.objective_ == pytest.approx(hard.objective_, rel=1e-14)
+    assert_allclose(soft.coef_, hard.coef_, rtol=1e-10, atol=1e-14)
     smoothed = SoftmaxRegression(tol=1e-8, label_smoothing=0.2).fit(X, y)
     as_soft = SoftmaxRegression(tol=1e-8).fit(X, ref.smoothed(y, 3, 0.2))
     assert smoothed.objective_ == pytest.approx(as_soft.objective_, rel=1e-12)
