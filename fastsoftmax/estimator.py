@@ -389,9 +389,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     def _validated_X(self, X):
         check_is_fitted(self)
+        # Dense X is not scanned for NaN/inf here: the prediction kernels
+        # detect them from the scores, without reading X a second time.
         return validate_data(
             self, X, reset=False, dtype=[np.float64, np.float32], order="C",
-            accept_sparse="csr",
+            accept_sparse="csr", ensure_all_finite=sp.issparse(X),
         )
 
     def _dense_coef(self):

@@ -117,6 +117,26 @@ def test_prediction_input_is_checked(method):
         getattr(clf, method)(X0[0])
 
 
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "predict_log_proba",
+                                    "decision_function"])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_classes", [2, 3, 11])
+def test_non_finite_prediction_input_is_found_by_the_kernels(method, value, dtype, n_classes):
+    # Dense X is not scanned beforehand; a single NaN or infinity anywhere
+    # (first row, a row inside a block, the last row and feature) must still
+    # raise, and finite input must not.
+    rng = np.random.default_rng(n_classes)
+    X = rng.standard_normal((2000, 7)).astype(dtype)
+    clf = SoftmaxRegression().fit(X, np.arange(2000) % n_classes)
+    getattr(clf, method)(X)
+    for position in [(0, 0), (777, 3), (1999, 6)]:
+        with pytest.raises(ValueError, match="NaN or infinity"):
+            getattr(clf, method)(_with(X, position, value))
+    with pytest.raises(ValueError, match="NaN|infinity"):
+        getattr(clf, method)(sp.csr_matrix(_with(X, (5, 5), value)))
+
+
 # --------------------------------------------------------------------------
 # Extreme numbers.
 
@@ -264,6 +284,9 @@ def _inputs(tmp_path):
 def test_inputs_as_they_come_are_converted_at_most_once(kind, tmp_path):
     X, copies, reference_X = _inputs(tmp_path)[kind]
     clf = SoftmaxRegression(tol=1e-6, max_iter=300)
+    # The first fit of a kind of array in a process loads (or compiles) its
+    # kernels, which allocates Python objects too; that is not a copy of X.
+    SoftmaxRegression(max_iter=5).fit(X[:200], YB[:200])
     tracemalloc.start()
     try:
         clf.fit(X, YB)

@@ -502,42 +502,75 @@ def block_probabilities(St, n_rows, n_classes, intercept, buffers, out):
     buffers : ndarray of shape (>= 2, >= n_rows)
     out : ndarray of shape (n_rows, n_classes)
         The block's rows of the output.
+
+    Returns
+    -------
+    bool
+        Whether every score was finite. A NaN or infinite entry of X makes
+        some score of its row NaN or infinite, and then the row's sum of
+        exponentials is NaN (an infinite score also shifts the others to
+        -inf - inf), so this doubles as a finiteness check of X.
     """
     row_max, row_sum = buffers[0], buffers[1]
     _add_intercept_and_max(St, n_rows, n_classes, intercept, row_max)
     _exp_and_sum(St, n_rows, n_classes, row_max, row_sum)
+    check = 0.0
     for i in range(n_rows):
+        check += row_sum[i]
         row_sum[i] = 1 / row_sum[i]
     for i in range(n_rows):
         target = out[i]
         for k in range(n_classes):
             target[k] = St[k, i] * row_sum[i]
+    return np.isfinite(check)
 
 
 @njit(cache=True, **JIT_OPTIONS)
 def block_write_scores(St, n_rows, n_classes, intercept, out):
     """``out[i, k] = St[k, i] + intercept[k]``: the block's scores, row-major,
-    into its rows ``out`` (n_rows, n_classes)."""
+    into its rows ``out`` (n_rows, n_classes).
+
+    Returns
+    -------
+    bool
+        Whether the scores' sum is finite (false for any NaN or infinite
+        score, or scores so large that their sum overflows).
+    """
     has_intercept = intercept.shape[0] > 0
+    check = 0.0
     for i in range(n_rows):
         target = out[i]
         for k in range(n_classes):
-            target[k] = St[k, i] + (intercept[k] if has_intercept else St.dtype.type(0))
+            value = St[k, i] + (intercept[k] if has_intercept else St.dtype.type(0))
+            target[k] = value
+            check += value
+    return np.isfinite(check)
 
 
 @njit(cache=True, **JIT_OPTIONS)
 def block_argmax(St, n_rows, n_classes, intercept, buffers, out):
-    """``out[i]`` = the first class of largest score of the block's row ``i``."""
+    """``out[i]`` = the first class of largest score of the block's row ``i``.
+
+    Returns
+    -------
+    bool
+        Whether the scores' sum is finite (see :func:`block_write_scores`).
+    """
     row_max = buffers[0]
     has_intercept = intercept.shape[0] > 0
+    check = 0.0
     for i in range(n_rows):
-        row_max[i] = St[0, i] + (intercept[0] if has_intercept else St.dtype.type(0))
+        value = St[0, i] + (intercept[0] if has_intercept else St.dtype.type(0))
+        row_max[i] = value
+        check += value
         out[i] = 0
     for k in range(1, n_classes):
         scores = St[k]
         shift = intercept[k] if has_intercept else St.dtype.type(0)
         for i in range(n_rows):
             value = scores[i] + shift
+            check += value
             if value > row_max[i]:
                 row_max[i] = value
                 out[i] = k
+    return np.isfinite(check)

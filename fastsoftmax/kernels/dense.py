@@ -277,8 +277,16 @@ def dense_rows(X, Wt, intercept, n_classes, row_block, what, out):
         ``SCORES`` (``X @ coef.T + intercept``) or ``PROBABILITIES`` (their
         row-wise softmax, computed while the block is in cache).
     out : ndarray of shape (n_samples, n_classes), dtype of X, C order
+
+    Returns
+    -------
+    int
+        Number of blocks with a non-finite score: X holds NaN or infinity
+        (or values so large that scores overflow) exactly when it is not 0,
+        so the caller need not scan X beforehand.
     """
     n_samples = X.shape[0]
+    bad_blocks = np.zeros(N_ROW_RANGES, dtype=np.int64)
     for r in prange(N_ROW_RANGES):
         start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
         St = np.empty((Wt.shape[1], row_block), dtype=X.dtype)
@@ -287,9 +295,14 @@ def dense_rows(X, Wt, intercept, n_classes, row_block, what, out):
             n_rows = min(row_block, stop - b0)
             block_scores(X, b0, n_rows, Wt, St, n_classes)
             if what == PROBABILITIES:
-                block_probabilities(St, n_rows, n_classes, intercept, buffers, out[b0 : b0 + n_rows])
+                finite = block_probabilities(
+                    St, n_rows, n_classes, intercept, buffers, out[b0 : b0 + n_rows]
+                )
             else:
-                block_write_scores(St, n_rows, n_classes, intercept, out[b0 : b0 + n_rows])
+                finite = block_write_scores(St, n_rows, n_classes, intercept, out[b0 : b0 + n_rows])
+            if not finite:
+                bad_blocks[r] += 1
+    return bad_blocks.sum()
 
 
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
@@ -303,8 +316,14 @@ def dense_predict(X, Wt, intercept, n_classes, row_block, out):
     intercept : ndarray of shape (n_classes,) or (0,), dtype of X
     n_classes, row_block : int
     out : ndarray of shape (n_samples,), int64
+
+    Returns
+    -------
+    int
+        Number of blocks with a non-finite score (see :func:`dense_rows`).
     """
     n_samples = X.shape[0]
+    bad_blocks = np.zeros(N_ROW_RANGES, dtype=np.int64)
     for r in prange(N_ROW_RANGES):
         start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
         St = np.empty((Wt.shape[1], row_block), dtype=X.dtype)
@@ -312,4 +331,6 @@ def dense_predict(X, Wt, intercept, n_classes, row_block, out):
         for b0 in range(start, stop, row_block):
             n_rows = min(row_block, stop - b0)
             block_scores(X, b0, n_rows, Wt, St, n_classes)
-            block_argmax(St, n_rows, n_classes, intercept, buffers, out[b0 : b0 + n_rows])
+            if not block_argmax(St, n_rows, n_classes, intercept, buffers, out[b0 : b0 + n_rows]):
+                bad_blocks[r] += 1
+    return bad_blocks.sum()
