@@ -61,6 +61,13 @@ def test_cluster_fit_equals_local_scheduler_fit_bit_for_bit(run):
     assert result["proba_max_diff"] == 0.0
 
 
+def test_an_evaluation_runs_one_task_per_worker_thread_over_its_chunks(run):
+    result, details = run
+    batches = result["batches"]
+    assert len(batches) == 2, details  # two workers of one thread each
+    assert sorted(i for batch in batches for i in batch) == list(range(result["n_chunks"]))
+
+
 def test_fit_finishes_with_the_same_model_after_a_worker_is_killed(run):
     result, details = run
     killed, reference, faulty = result["killed"], result["reference"], result["faulty"]

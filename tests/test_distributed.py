@@ -24,6 +24,7 @@ from fastsoftmax import SoftmaxRegression  # noqa: E402
 from fastsoftmax.distributed import is_dask_collection  # noqa: E402
 from fastsoftmax.distributed.inputs import prepare_problem  # noqa: E402
 from fastsoftmax.distributed.objective import DaskObjective  # noqa: E402
+from fastsoftmax.distributed.placement import Placement  # noqa: E402
 from fastsoftmax.objective import make_objective  # noqa: E402
 
 # Uneven row chunks, the last one short: chunk borders fall inside the
@@ -159,6 +160,9 @@ def test_evaluation_is_the_same_bits_for_any_scheduler_and_thread_count():
     for loss, grad in results[1:]:
         assert loss == results[0][0]
         np.testing.assert_array_equal(grad, results[0][1])
+    # Local schedulers: one task per chunk (grouping is for dask.distributed).
+    keys = [chunk.X.key for chunk in problem.chunks]
+    assert Placement(keys, problem.persisted[0], 1).batches() == [[i] for i in range(len(CHUNKS))]
 
 
 def test_chunks_are_loaded_once_per_fit_not_per_iteration():

@@ -1,10 +1,12 @@
-"""The data term on Dask data: one task per chunk, reduced on the client.
+"""The data term on Dask data: per-chunk partials, reduced on the client.
 
-:func:`chunk_partials` is the task. It builds the in-memory objective
-(:func:`fastsoftmax.objective.make_objective`) on its chunk and returns the
-chunk's *unnormalised* weighted loss and gradient. :class:`DaskObjective`
-sends one such task per chunk, adds the results in chunk order and divides
-by ``S`` once: the same arithmetic as the in-memory objective (a weighted sum
+:func:`chunk_partials` evaluates one chunk: it builds the in-memory
+objective (:func:`fastsoftmax.objective.make_objective`) on the chunk and
+returns the chunk's *unnormalised* weighted loss and gradient.
+:class:`DaskObjective` runs it on every chunk where the chunk lives (one
+task per chunk, or per group of co-located chunks on a distributed cluster:
+:mod:`.placement`), adds the per-chunk results in chunk order and divides by
+``S`` once: the same arithmetic as the in-memory objective (a weighted sum
 divided by ``S``), with the chunks changing only the order of the additions.
 The kernels never see Dask; the solvers never see chunks.
 """
@@ -14,6 +16,7 @@ import numpy as np
 
 from .._threads import kernel_threads
 from ..objective import _Objective, make_objective
+from .placement import Placement
 
 
 def chunk_partials(
@@ -70,16 +73,32 @@ def chunk_partials(
     return loss_mean * chunk_weight, grad
 
 
+def batch_partials(X, labels, weights, targets, *args):
+    """:func:`chunk_partials` of co-located chunks, one after the other (a Dask task).
+
+    ``X``, ``labels``, ``weights`` and ``targets`` are lists with one entry
+    per chunk; ``args`` are the remaining arguments of
+    :func:`chunk_partials`. Returns the list of per-chunk results: they are
+    added on the client in chunk order, never here, so the grouping does not
+    change the result.
+    """
+    return [
+        chunk_partials(*chunk, *args) for chunk in zip(X, labels, weights, targets)
+    ]
+
+
 class DaskObjective:
     """Mean weighted cross-entropy over the chunks of Dask data.
 
     Has the interface of :class:`fastsoftmax.objective.DenseObjective`
     (``n_params``, ``unpack``, ``pack``, ``sum_weights``,
     ``loss_gradient``, ``loss``), so every solver drives it unchanged. Each
-    evaluation is one Dask computation of one task per chunk, run wherever
-    the chunk is persisted; the client receives ``K * (d + 1) + 1`` numbers
-    per chunk and adds them in chunk order, so the result is the same bits
-    whatever the scheduler, the worker or the number of retries.
+    evaluation is one Dask computation whose tasks run where the chunks are
+    persisted (one per chunk; on a distributed cluster one per worker thread
+    holding chunks, see :mod:`.placement`); the client receives
+    ``K * (d + 1) + 1`` numbers per chunk and adds them in chunk order, so the
+    result is the same bits whatever the scheduler, the worker, the grouping
+    or the number of retries.
 
     Parameters
     ----------
@@ -125,6 +144,10 @@ class DaskObjective:
         self.label_smoothing = float(label_smoothing)
         self.n_threads = n_threads
         self.n_evaluations = 0
+        self._placement = Placement(
+            [chunk.X.key for chunk in self.chunks], persisted[0] if persisted else None,
+            n_threads,
+        )
 
     def unpack(self, w):
         """Views ``(coef, intercept)`` of ``w``; see :meth:`DenseObjective.unpack`."""
@@ -138,20 +161,28 @@ class DaskObjective:
         """``(loss_sum, grad_sum)`` of every chunk, in chunk order."""
         self.n_evaluations += 1
         # One copy of w in the graph (the solver may reuse its buffer); every
-        # task refers to it, so a worker receives it once, not once per chunk.
+        # task refers to it, so a worker receives it once, not once per task.
         w_ref = dask.delayed(np.array(w, dtype=np.float64), pure=True)
-        task = dask.delayed(chunk_partials, pure=True)
+        options = (
+            w_ref, self.n_classes, self.fit_intercept, self.label_smoothing,
+            with_gradient, self.n_threads,
+        )
+        batches = self._placement.batches()
+        task = dask.delayed(batch_partials, pure=True)
         tasks = [
-            task(
-                chunk.X, chunk.labels, chunk.weights, chunk.targets, w_ref,
-                self.n_classes, self.fit_intercept, self.label_smoothing,
-                with_gradient, self.n_threads,
-            )
-            for chunk in self.chunks
+            task(*(
+                [getattr(self.chunks[i], part) for i in batch]
+                for part in ("X", "labels", "weights", "targets")
+            ), *options)
+            for batch in batches
         ]
         # The chunks are persisted already: nothing to optimise, and skipping
         # the optimisation saves time on every iteration.
-        return dask.compute(*tasks, optimize_graph=False)
+        results = [None] * len(self.chunks)
+        for batch, batch_results in zip(batches, dask.compute(*tasks, optimize_graph=False)):
+            for i, chunk_result in zip(batch, batch_results):
+                results[i] = chunk_result
+        return results
 
     def loss_gradient(self, w, grad_out):
         """Data term and its gradient: one pass over every chunk, where it lives.

@@ -6,7 +6,8 @@ LocalCluster of two worker processes on the loopback interface and fits the
 same problem three times:
 
 1. with Dask's local threaded scheduler (no cluster): the reference;
-2. on the cluster;
+2. on the cluster (and records how an evaluation groups the chunks into
+   tasks: one per worker thread, each over the chunks that worker holds);
 3. on the cluster, with one worker killed (SIGKILL) after the third solver
    iteration, while it holds chunks of the persisted training data; its nanny
    restarts it, the scheduler recomputes the lost chunks from their lineage
@@ -33,6 +34,8 @@ from distributed import Client, LocalCluster
 from sklearn.exceptions import ConvergenceWarning
 
 from fastsoftmax import SoftmaxRegression
+from fastsoftmax.distributed.inputs import prepare_problem
+from fastsoftmax.distributed.placement import Placement
 
 N_SAMPLES, N_FEATURES, N_CLASSES, CHUNK_ROWS = 48_000, 20, 5, 6_000
 KILL_AT_ITERATION = 3
@@ -81,12 +84,11 @@ def record_descendants(me, seen):
 
 def training_chunks_held(client, address):
     """Persisted, validated chunks of X that the worker at ``address`` holds."""
-    held = 0
-    for key, workers in client.who_has().items():
-        name = key[0] if isinstance(key, tuple) else key
-        if str(name).startswith("_validated_X_block") and address in workers:
-            held += 1
-    return held
+
+    def held(dask_scheduler):
+        return [str(task.key) for task in dask_scheduler.workers[address].has_what]
+
+    return sum("_validated_X_block" in key for key in client.run_on_scheduler(held))
 
 
 def main():
@@ -110,6 +112,12 @@ def main():
 
         clean = fit(X, y, sample_weight)
         result["cluster"] = summary(clean)
+        # How an evaluation's chunks are grouped into tasks on this cluster.
+        problem = prepare_problem(SoftmaxRegression(), X, y, sample_weight)
+        keys = [chunk.X.key for chunk in problem.chunks]
+        result["batches"] = Placement(keys, problem.persisted[0], 1).batches()
+        result["n_chunks"] = len(keys)
+        del problem
         proba = clean.predict_proba(X)
         result["proba_is_lazy"] = hasattr(proba, "dask")
         with dask.config.set(scheduler="threads"):
