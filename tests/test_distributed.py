@@ -329,3 +329,24 @@ def test_invalid_inputs_get_clear_errors():
         SoftmaxRegression().fit(X_dask, to_dask(Y))
     with pytest.raises(ValueError, match="Unknown label type"):
         SoftmaxRegression().fit(X_dask, to_dask(np.linspace(0, 1, N_SAMPLES)))
+
+
+# Dask's own note on pyarrow-backed string columns, irrelevant here.
+@pytest.mark.filterwarnings("ignore:Dask currently has limited support:UserWarning")
+def test_dask_dataframe_and_series_keep_feature_names():
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, y, _ = informative_problem(n_samples=900, n_features=3, n_classes=3)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    labels = pd.Series(np.array(["x", "y", "z"])[y])
+    memory = reference_fit(frame, labels)
+    fitted = reference_fit(dd.from_pandas(frame, npartitions=3), dd.from_pandas(labels, npartitions=3))
+    assert_same_model(fitted, memory)
+    np.testing.assert_array_equal(fitted.feature_names_in_, ["a", "b", "c"])
+    proba = fitted.predict_proba(dd.from_pandas(frame, npartitions=2))
+    np.testing.assert_allclose(proba.compute(), memory.predict_proba(frame), rtol=1e-12)
+    with pytest.raises(ValueError, match="feature names should match"):
+        fitted.predict(dd.from_pandas(frame[["c", "b", "a"]], npartitions=2))
+    # Refitting on a plain array forgets the names, as in memory.
+    fitted.set_params(tol=1e-4).fit(to_dask(X, (450, 450)), to_dask(y, (450, 450)))
+    assert not hasattr(fitted, "feature_names_in_")
