@@ -232,11 +232,15 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             scipy.sparse CSR data (arrays or matrices, int32 or int64
             indices) is used as it is; CSC, COO and other sparse formats are
             converted to CSR once (a copy of the stored entries).
+            A memory-mapped array is read through the map, never copied.
+            A Dask array (row chunks, dense or CSR) is fitted where its
+            chunks live, with the same solvers (see docs/distributed.md).
         y : array-like of shape (n_samples,) or (n_samples, n_classes)
             Class labels (any hashable values that sort), or soft targets: a
-            float array whose rows are class probabilities (see Notes).
+            float array whose rows are class probabilities (see Notes). A
+            Dask array when X is one (or X is split like it).
         sample_weight : array-like of shape (n_samples,), optional
-            Non-negative weights, not all zero.
+            Non-negative weights, not all zero; a Dask array too.
 
         Returns
         -------

@@ -25,8 +25,11 @@ the in-memory objective to rounding (about 1e-15 relative), the chunks only
 changing the order of the additions.
 
 Modules: :mod:`.inputs` (Dask inputs to validated, persisted, row-aligned
-chunks; labels encoded once), :mod:`.objective` (the per-chunk task and the
-client-side objective), :mod:`.fitting` (what ``SoftmaxRegression`` calls).
+chunks; labels encoded once), :mod:`.objective` (the per-chunk evaluation and
+the client-side objective), :mod:`.placement` (on ``dask.distributed``, the
+chunks one worker holds share a task per worker thread, each chunk still
+returning its own partial), :mod:`.fitting` (what ``SoftmaxRegression``
+calls).
 This package imports Dask only when Dask input arrives, so Dask stays an
 optional dependency (``pip install fastsoftmax[dask]``).
 """

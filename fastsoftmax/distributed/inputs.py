@@ -269,7 +269,9 @@ def prepare_problem(estimator, X, y, sample_weight):
     meta = sp.csr_matrix((0, 0), dtype=dtype) if sparse else np.empty((0, 0), dtype=dtype)
     X = X.map_blocks(_validated_X_block, dtype=dtype, meta=meta)
 
-    y, soft = _labels(_aligned(as_dask_array(y, "y", row_chunks), row_chunks, n_samples, "y"))
+    y, soft = _labels(
+        _aligned(as_dask_array(y_rows, "y", row_chunks), row_chunks, n_samples, "y")
+    )
     if soft and estimator.class_weight is not None:
         raise ValueError(
             "class_weight needs hard labels to know each sample's class; with "
