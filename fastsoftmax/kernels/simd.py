@@ -318,3 +318,27 @@ def bits_from_float(typingctx, value):
 
     return result(value), codegen
 
+
+@intrinsic
+def prefetch(typingctx, array, offset):
+    """Ask for the cache line of ``array.flat[offset]`` to be brought into L2.
+
+    A hint: never faults, even past the end of the array, and changes no
+    result. For gathers and scatters whose addresses are known ahead (the
+    column indices of CSR rows) but that no hardware prefetcher can guess.
+    """
+    if not isinstance(array, types.Array) or not isinstance(offset, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(array)(context, builder, args[0]).data
+        index = context.cast(builder, args[1], offset, types.intp)
+        target = builder.gep(data, [index])
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [target.type, _I32, _I32, _I32]),
+            "llvm.prefetch.p0",
+        )
+        builder.call(fn, [target, ir.Constant(_I32, 0), ir.Constant(_I32, 2), ir.Constant(_I32, 1)])
+        return context.get_dummy_value()
+
+    return types.void(array, offset), codegen
