@@ -1,10 +1,35 @@
 """Thread control for kernel calls.
 
-The kernels parallelise with Numba's ``prange``. :func:`kernel_threads` sets
-Numba's thread count for the calls it encloses (a per-thread setting, so
-Python threads running kernels at once do not disturb each other) and
-restores the previous value on exit, even on error. The kernels call no BLAS,
-so no BLAS thread limit is needed around them.
+The kernels parallelise with Numba's ``prange`` and call BLAS inside it, so a
+kernel call needs two settings at once: Numba's thread count, and BLAS held to
+one thread (otherwise each Numba thread would start its own BLAS threads and
+the cores would be oversubscribed). :func:`kernel_threads` applies both and
+restores the previous values on exit, even on error.
+
+Numba's thread count is a per-thread setting, but the BLAS limit is
+process-wide. Several Python threads may run kernels at once (the kernels
+release the GIL), so the BLAS limit is reference-counted under a lock: the
+first thread to enter sets it, the last to leave restores it, and no thread
+ever runs a kernel with BLAS unrestricted in between.
+
+threadpoolctl and the process-wide OpenBLAS pool
+------------------------------------------------
+For an OpenBLAS whose pool is process-wide (the "pthreads" build that the
+NumPy and SciPy wheels ship), threadpoolctl 3.8 lets only one
+Python thread change the limit: the first thread that sets one becomes the
+"controlling thread", and ``set_num_threads`` from any other thread is
+silently ignored until the controlling thread leaves a
+``with threadpool_limits(...)`` block. The reference count above sets the
+limit in one thread and may restore it in another, outside any ``with``
+block, so control would never be released. Measured before this was handled:
+after one fit in the main thread, a fit in a worker thread ran with BLAS on
+all cores inside ``prange`` (the limit was ignored); and when the first fit
+ran in a worker thread and another thread left last, the restore was ignored
+and BLAS stayed on one thread for the rest of the process. So
+:func:`_with_blas_control` force-clears the controlling thread around each
+set and restore; both happen under ``_lock``, so they never race each other.
+OpenBLAS's setting itself is global (a limit set from any thread applies to
+BLAS calls from Numba's worker threads), which is what the kernels need.
 
 Numba's workqueue threading layer
 ---------------------------------
@@ -35,6 +60,13 @@ import threading
 from contextlib import contextmanager
 
 import numba
+import threadpoolctl
+from threadpoolctl import ThreadpoolController
+
+_lock = threading.Lock()
+_active_users = 0
+_blas_limit = None  # the threadpoolctl limiter while _active_users > 0
+_controller = None  # built once: scanning the loaded libraries is slow
 
 # Held around kernel calls when the threading layer is workqueue. Re-entrant
 # because kernel_threads blocks nest (a fit calling a prediction helper).
@@ -119,9 +151,55 @@ def parallel_launch_guard():
         yield
 
 
+def _with_blas_control(action):
+    """Run ``action()`` so that the BLAS limits it sets are really applied.
+
+    threadpoolctl ignores OpenBLAS (pthreads) limits set by any thread other
+    than its "controlling thread" (see the module docstring); clearing it
+    before makes this thread the controller for ``action``, and clearing it
+    after leaves no stale controller that would block the next set or restore,
+    which may come from another thread. Call with ``_lock`` held.
+    """
+    # Absent in threadpoolctl versions without the controlling thread.
+    openblas = getattr(threadpoolctl, "OpenBLASController", None)
+    clear = getattr(openblas, "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
+    try:
+        return action()
+    finally:
+        if clear is not None:
+            clear(force=True)
+
+
+def _enter_single_threaded_blas():
+    global _active_users, _blas_limit, _controller
+    with _lock:
+        if _active_users == 0:
+            if _controller is None:
+                # Importing scipy.linalg loads the BLAS that Numba calls, so
+                # the controller sees it.
+                import scipy.linalg  # noqa: F401
+
+                _controller = ThreadpoolController()
+            _blas_limit = _with_blas_control(
+                lambda: _controller.limit(limits=1, user_api="blas")
+            )
+        _active_users += 1
+
+
+def _leave_single_threaded_blas():
+    global _active_users, _blas_limit
+    with _lock:
+        _active_users -= 1
+        if _active_users == 0:
+            _with_blas_control(_blas_limit.restore_original_limits)
+            _blas_limit = None
+
+
 @contextmanager
 def kernel_threads(n_threads=None):
-    """Run the enclosed kernel calls on ``n_threads`` Numba threads.
+    """Run the enclosed kernel calls on ``n_threads`` Numba threads, BLAS on one.
 
     Safe to use from several Python threads at once, under every Numba
     threading layer; under workqueue the blocks of different Python threads
@@ -142,6 +220,12 @@ def kernel_threads(n_threads=None):
         previous = numba.get_num_threads()
         numba.set_num_threads(resolved)
         try:
-            yield resolved
+            # Inside the outer try: if setting the BLAS limit fails, Numba's
+            # thread count is still restored.
+            _enter_single_threaded_blas()
+            try:
+                yield resolved
+            finally:
+                _leave_single_threaded_blas()
         finally:
             numba.set_num_threads(previous)

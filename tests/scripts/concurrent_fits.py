@@ -15,9 +15,8 @@ Modes (first argument):
     sequential fit of the same data in this process. Then ``GridSearchCV``
     with ``n_jobs=2`` on joblib's threading backend must give exactly the
     ``cv_results_`` of ``n_jobs=1``. Finally the active layer must be the
-    requested one, the launch lock must be free, Numba's thread count back
-    to where it started, and the BLAS limits untouched (the kernels call no
-    BLAS and set no limit).
+    requested one, no kernel_threads block may be left open and the BLAS
+    limits must be back to where they started.
 ``backend``
     Four threads call softmax, log_softmax, logsumexp, cross_entropy and fit
     with ``sample_weight`` at once; results must equal sequential ones.
@@ -25,6 +24,12 @@ Modes (first argument):
     The same concurrent fits with the workqueue guard of
     ``fastsoftmax._threads`` switched off, to show that it is needed: under
     workqueue the process is expected to abort.
+``blas``, ``blas-workers-first``
+    The BLAS limit seen from worker threads (layer-independent): inside
+    kernel_threads it must be 1 in every thread, whichever thread entered
+    first, and it must be restored when the last thread leaves. The two modes
+    differ in which thread is the first in the process to set a limit: the
+    main thread, or a worker thread.
 """
 
 import os
@@ -46,7 +51,7 @@ except ValueError as exc:
     sys.exit(0)
 
 import numpy as np
-import scipy.linalg  # noqa: F401  (loads the BLAS, whose limits must stay untouched)
+import scipy.linalg  # noqa: F401  (loads the BLAS the kernels call)
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_info
 
@@ -77,8 +82,8 @@ def make_problem(seed, n_classes, dtype):
     return X.astype(dtype), y
 
 
-# Four problems: one and two class panels (K=4, K=20), float32 and float64,
-# and a fixed small n_threads.
+# Four problems covering both score paths (K=4: register tiles; K=20: BLAS
+# inside prange), float32 and float64, and a fixed small n_threads.
 PROBLEMS = [
     (make_problem(0, 4, np.float64), {}),
     (make_problem(1, 20, np.float64), {}),
@@ -164,33 +169,29 @@ def grid_search_check():
     return sequential.cv_results_["mean_test_score"]
 
 
-def final_state_checks(initial_blas, initial_threads):
+def final_state_checks(initial_blas):
     active = numba.threading_layer()
     if LAYER != "default":
         check(active == LAYER, f"numba.threading_layer() is {active!r}, requested {LAYER!r}")
-    free = _threads._launch_lock.acquire(blocking=False)
-    if free:
-        _threads._launch_lock.release()
-    check(free, "the launch lock is still held after every thread finished")
     check(
-        numba.get_num_threads() == initial_threads,
-        f"Numba threads {numba.get_num_threads()} != {initial_threads} at start",
+        _threads._active_users == 0,
+        f"{_threads._active_users} kernel_threads block(s) left open",
     )
     check(
         blas_threads() == initial_blas,
-        f"BLAS limits changed: {blas_threads()} != {initial_blas} at start",
+        f"BLAS limits not restored: {blas_threads()} != {initial_blas} at start",
     )
     return active
 
 
 def main_fits():
-    initial_blas, initial_threads = blas_threads(), numba.get_num_threads()
+    initial_blas = blas_threads()
     # Sequential references (also loads the kernels from the cache before any
     # thread starts; concurrent first calls are covered by the cache tests).
     reference = [fit_and_predict(i) for i in range(len(PROBLEMS))]
     run_concurrent_fits(N_ROUNDS, reference)
     scores = grid_search_check()
-    active = final_state_checks(initial_blas, initial_threads)
+    active = final_state_checks(initial_blas)
     return (
         f"layer={active} guard={_threads._must_serialise_launches()} "
         f"fits={len(PROBLEMS) * N_ROUNDS} grid_mean_test_score={np.round(scores, 6).tolist()}"
@@ -213,7 +214,7 @@ def main_backend():
     softmax family; the finiteness check of sample_weight), so they need the
     launch guard of their own under workqueue.
     """
-    initial_blas, initial_threads = blas_threads(), numba.get_num_threads()
+    initial_blas = blas_threads()
     rng = np.random.default_rng(7)
     Z = rng.standard_normal((100_000, 8))
     labels = rng.integers(0, 8, Z.shape[0])
@@ -250,12 +251,86 @@ def main_backend():
     for t in threads:
         t.join()
     failures.extend("exception in a thread: " + e for e in errors)
-    active = final_state_checks(initial_blas, initial_threads)
+    active = final_state_checks(initial_blas)
     return f"layer={active} backend functions and weighted fits identical across threads"
 
 
+def main_blas():
+    initial_blas = blas_threads()
+    if not initial_blas or min(initial_blas) < 2:
+        # A limit of 1 could not be told apart from no limit.
+        print(f"SKIP: needs a BLAS using >= 2 threads, got {initial_blas}")
+        sys.exit(0)
+    seen = {}
+
+    def in_thread(target):
+        t = threading.Thread(target=target)
+        t.start()
+        t.join()
+
+    def record(name):
+        def target():
+            with _threads.kernel_threads():
+                seen[name] = blas_threads()
+        return target
+
+    def main_then_worker():
+        # The main thread, then a worker (the main thread stays alive, and
+        # threadpoolctl would keep it as the only thread allowed to set limits).
+        record("main")()
+        seen["after main"] = blas_threads()
+        in_thread(record("worker after main"))
+        seen["after worker"] = blas_threads()
+
+    def two_workers():
+        # A worker thread enters first (the one that sets the limit), a second
+        # worker enters and leaves last (the one that restores it). Waits have
+        # timeouts so that a bug cannot hang the script.
+        a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+        checked = threading.Event()
+
+        def first():
+            with _threads.kernel_threads():
+                seen["worker entering first"] = blas_threads()
+                a_in.set()
+                b_in.wait(timeout=60)
+            a_out.set()
+            # Stay alive until the state after both left has been read:
+            # threadpoolctl hands control to another thread once this one is dead.
+            checked.wait(timeout=60)
+
+        def second():
+            a_in.wait(timeout=60)
+            with _threads.kernel_threads():
+                b_in.set()
+                a_out.wait(timeout=60)
+                seen["worker leaving last, other one out"] = blas_threads()
+
+        ta, tb = threading.Thread(target=first), threading.Thread(target=second)
+        ta.start()
+        tb.start()
+        tb.join()
+        seen["after both left"] = blas_threads()
+        checked.set()
+        ta.join()
+
+    # Both orders matter: threadpoolctl's controlling thread is the first
+    # thread that ever sets a limit in the process.
+    scenarios = [main_then_worker, two_workers]
+    for scenario in scenarios if MODE == "blas" else scenarios[::-1]:
+        scenario()
+
+    for name, value in seen.items():
+        expected = initial_blas if name.startswith("after") else [1] * len(initial_blas)
+        check(value == expected, f"BLAS threads {name}: {value}, expected {expected}")
+    return f"blas limits {seen}"
+
+
 if __name__ == "__main__":
-    summary = {"fits": main_fits, "no-guard": main_no_guard, "backend": main_backend}[MODE]()
+    summary = {
+        "fits": main_fits, "no-guard": main_no_guard, "backend": main_backend, "blas": main_blas,
+        "blas-workers-first": main_blas,
+    }[MODE]()
     if failures:
         for f in failures:
             print("CHECK FAILED:", f)
