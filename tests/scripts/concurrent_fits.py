@@ -82,8 +82,8 @@ def make_problem(seed, n_classes, dtype):
     return X.astype(dtype), y
 
 
-# Four problems covering both score paths (K=4: register tiles; K=20: BLAS
-# inside prange), float32 and float64, and a fixed small n_threads.
+# Four problems: one and two class panels of the score tiles (K=4, K=20),
+# float32 and float64, and a fixed small n_threads.
 PROBLEMS = [
     (make_problem(0, 4, np.float64), {}),
     (make_problem(1, 20, np.float64), {}),
