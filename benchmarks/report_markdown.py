@@ -16,9 +16,20 @@ import time
 from pathlib import Path
 
 
+def settle():
+    """Wait until BLAS worker threads of a previous call have gone to sleep.
+
+    A multi-threaded OpenBLAS keeps its threads spinning for a while after a
+    call; timing fastsoftmax right after a scikit-learn call (which uses BLAS)
+    would measure the two fighting for the cores.
+    """
+    time.sleep(1.0)
+
+
 def best_time(function, repeats):
     """Smallest wall-clock time of ``repeats`` calls of ``function()``, in seconds,
-    and the last call's result."""
+    and the last call's result. Waits for idle BLAS threads first (:func:`settle`)."""
+    settle()
     best = float("inf")
     result = None
     for _ in range(repeats):

@@ -39,6 +39,7 @@ from problems import (
     loss_callable,
     make_problem,
 )
+from report_markdown import settle
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
@@ -107,6 +108,7 @@ def test_loss_gradient(benchmark, machine, report, problem, impl):
         # The warm-up call compiles fastsoftmax's kernels (or loads them from
         # the cache) and gives both sides their first-touch allocations.
         objective = float(evaluate())
+        settle()  # idle BLAS threads of the previous benchmark stop spinning
         benchmark.pedantic(evaluate, rounds=rounds, iterations=1)
 
     # Measured time over the roofline bound: 1 would be the best this
@@ -148,6 +150,7 @@ def test_fit(benchmark, report, problem, impl):
         # A small fit of the same dtype and width compiles fastsoftmax's
         # kernels before the timed fit.
         make_model(impl).fit(*make_problem(500, n_features, n_classes, X.dtype.name))
+        settle()
         model = benchmark.pedantic(model.fit, args=(X, y), rounds=rounds, iterations=1)
 
     # One function evaluates both solutions, so the objectives are comparable
@@ -187,6 +190,7 @@ def test_predict_proba(benchmark, report, problem, impl):
     reference = model_with_parameters("fastsoftmax", coef, intercept, np.arange(n_classes))
     with threadpool_limits(limits=N_THREADS):
         reference.predict_proba(X[:1000])  # compiles outside the timing
+        settle()
         proba = benchmark.pedantic(model.predict_proba, args=(X,), rounds=rounds, iterations=1)
     # Same parameters on both sides: the probabilities must agree.
     max_difference = float(np.max(np.abs(proba[:1000] - reference.predict_proba(X[:1000]))))
