@@ -38,6 +38,10 @@ from .simd import REGISTER_UNITS, UNIT_BYTES, TileSpan, make_tile
 
 #: Rows of X per score tile (scalars broadcast against a panel of classes).
 SCORE_ROWS = 6
+#: Rows of the float32 score tiles whose last 1 or 2 classes are packed
+#: several rows to a vector (see ``simd.make_tile(packed_tail=...)``); a
+#: multiple of the rows per packed vector (8 lanes / 1 or 2).
+PACKED_ROWS = 8
 #: How far ahead of a score tile its rows of X are prefetched, in bytes. The
 #: tiles read several rows side by side, a pattern the hardware prefetcher
 #: follows poorly: without this, the first pass over a block waits for memory
@@ -89,6 +93,46 @@ _S3_ROW = make_tile(1, _split_units(3), "transposed")
 _S4_ROW = make_tile(1, _split_units(4), "transposed")
 
 
+# float32 panels of ``a`` units plus 1 or 2 packed classes (K = 10 is one
+# unit and 2 packed classes: 10 lanes of work where 16 would otherwise be
+# done). Measured on one core, K=10, d=100: 87 GFLOP/s of useful work packed
+# against 67 padded. In float64 the blends cost more than they save (38
+# against 42), so float64 pads.
+_P01 = make_tile(PACKED_ROWS, (), "transposed", packed_tail=1)
+_P02 = make_tile(PACKED_ROWS, (), "transposed", packed_tail=2)
+_P11 = make_tile(PACKED_ROWS, _split_units(1), "transposed", packed_tail=1)
+_P12 = make_tile(PACKED_ROWS, _split_units(1), "transposed", packed_tail=2)
+_P21 = make_tile(PACKED_ROWS, _split_units(2), "transposed", packed_tail=1)
+_P22 = make_tile(PACKED_ROWS, _split_units(2), "transposed", packed_tail=2)
+_P31 = make_tile(PACKED_ROWS, _split_units(3), "transposed", packed_tail=1)
+_P32 = make_tile(PACKED_ROWS, _split_units(3), "transposed", packed_tail=2)
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def _packed_tiles(units, tail, X, Wt, St, span):
+    """A column of ``PACKED_ROWS``-row tiles: ``units`` units and ``tail`` packed classes."""
+    if units == 0:
+        if tail == 1:
+            _P01(X, Wt, St, X, span)
+        else:
+            _P02(X, Wt, St, X, span)
+    elif units == 1:
+        if tail == 1:
+            _P11(X, Wt, St, X, span)
+        else:
+            _P12(X, Wt, St, X, span)
+    elif units == 2:
+        if tail == 1:
+            _P21(X, Wt, St, X, span)
+        else:
+            _P22(X, Wt, St, X, span)
+    else:
+        if tail == 1:
+            _P31(X, Wt, St, X, span)
+        else:
+            _P32(X, Wt, St, X, span)
+
+
 @njit(cache=True, **JIT_OPTIONS)
 def _score_tiles(units, many, X, Wt, St, span):
     """A column of score tiles of ``units`` units: ``SCORE_ROWS`` rows each
@@ -135,25 +179,34 @@ def block_scores(X, b0, n_rows, Wt, St, n_classes):
     kp = Wt.shape[1]
     ld = St.shape[1]
     unit = UNIT_BYTES // X.itemsize
-    n_tiles = n_rows // SCORE_ROWS
-    full = n_tiles * SCORE_ROWS
-    tile_lines = -(-SCORE_ROWS * d * X.itemsize // _LINE)
     ahead = PREFETCH_BYTES // X.itemsize
     k0 = 0
     while k0 < n_classes:
         units = min(_PANEL_UNITS, (kp - k0) // unit)
-        n_valid = min(units * unit, n_classes - k0)
+        left = n_classes - k0
+        tail = 0
+        if X.itemsize == 4 and left < units * unit and left % unit <= 2:
+            units, tail = left // unit, left % unit
+        n_valid = min(units * unit + tail, left)
+        rows_per_tile = PACKED_ROWS if tail else SCORE_ROWS
+        n_tiles = n_rows // rows_per_tile
+        full = n_tiles * rows_per_tile
         # Class panel outside, rows inside: the panel of Wt stays in cache.
         # X comes from memory during the first panel only.
         span = TileSpan(
-            b0 * d, d, 1, SCORE_ROWS * d,
+            b0 * d, d, 1, rows_per_tile * d,
             k0, kp, 0,
-            k0 * ld, 1, ld, SCORE_ROWS,
+            k0 * ld, 1, ld, rows_per_tile,
             d, n_tiles, n_valid,
-            b0 * d + ahead, SCORE_ROWS * d, tile_lines if k0 == 0 else 0,
+            b0 * d + ahead, rows_per_tile * d,
+            -(-rows_per_tile * d * X.itemsize // _LINE) if k0 == 0 else 0,
         )
-        _score_tiles(units, True, X, Wt, St, span)
+        if tail:
+            _packed_tiles(units, tail, X, Wt, St, span)
+        else:
+            _score_tiles(units, True, X, Wt, St, span)
         if full < n_rows:
+            # The rows left over, one at a time, padded to whole units.
             span = TileSpan(
                 (b0 + full) * d, d, 1, d,
                 k0, kp, 0,
@@ -161,8 +214,8 @@ def block_scores(X, b0, n_rows, Wt, St, n_classes):
                 d, n_rows - full, n_valid,
                 0, 0, 0,
             )
-            _score_tiles(units, False, X, Wt, St, span)
-        k0 += units * unit
+            _score_tiles(units + (1 if tail else 0), False, X, Wt, St, span)
+        k0 += units * unit + tail
 
 
 # -- gradient tiles: class_tile classes x a panel of features -----------------

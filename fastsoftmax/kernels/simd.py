@@ -139,7 +139,7 @@ def _fma(builder, a, b, c):
     return builder.call(fn, [a, b, c])
 
 
-def make_tile(n_rows, units, store, masked_last=False):
+def make_tile(n_rows, units, store, masked_last=False, packed_tail=0):
     """Build a tile intrinsic (see the module docstring for what it computes).
 
     Parameters
@@ -153,6 +153,12 @@ def make_tile(n_rows, units, store, masked_last=False):
     masked_last : bool, default=False
         With ``store="add"``: only lanes below ``n_valid`` are loaded from B
         and written to C.
+    packed_tail : int, default=0
+        With ``store="transposed"``: ``t`` more lanes (1 or 2) after the
+        vectors of ``units``, computed for several rows in one unit-sized
+        vector (lanes ``[row r: t lanes, row r+1: t lanes, ...]``), so that
+        no lane is wasted on padding (see :class:`_PackedTail`). ``n_rows``
+        must be a multiple of the rows per vector (unit lanes / t).
 
     Returns
     -------
@@ -166,6 +172,8 @@ def make_tile(n_rows, units, store, masked_last=False):
         raise ValueError(f"unknown store {store!r}")
     if masked_last and store != "add":
         raise ValueError("masked_last needs store='add'")
+    if packed_tail and (store != "transposed" or packed_tail not in (1, 2)):
+        raise ValueError("packed_tail of 1 or 2 lanes needs store='transposed'")
     units = tuple(int(u) for u in units)
 
     @intrinsic
@@ -183,6 +191,10 @@ def make_tile(n_rows, units, store, masked_last=False):
         lanes = unit_lanes(A.dtype.bitwidth // 8)
         widths = [u * lanes for u in units]
         lane_offsets = [sum(widths[:v]) for v in range(len(widths))]
+        # Rows sharing one vector of the packed tail.
+        group = lanes // packed_tail if packed_tail else 1
+        if packed_tail and n_rows % group:
+            raise ValueError(f"{n_rows} rows do not split into groups of {group}")
 
         def codegen(context, builder, signature, args):
             a_arr, b_arr, c_arr, p_arr, span_value = args
@@ -224,6 +236,7 @@ def make_tile(n_rows, units, store, masked_last=False):
             accumulators = [
                 [cgutils.alloca_once(builder, vt) for vt in vector_types] for _ in range(n_rows)
             ]
+            tail = _PackedTail(builder, element, lanes, packed_tail, group, n_rows, sum(widths))
             with cgutils.for_range(builder, fields["n_tiles"]) as tile_loop:
                 q = tile_loop.index
                 a_tile = add(fields["a_off"], builder.mul(q, fields["a_next"]))
@@ -233,6 +246,7 @@ def make_tile(n_rows, units, store, masked_last=False):
                 for row in accumulators:
                     for acc, vt in zip(row, vector_types):
                         builder.store(ir.Constant(vt, [0.0] * vt.count), acc)
+                tail.zero()
                 with cgutils.for_range(builder, fields["n_steps"]) as step_loop:
                     p = step_loop.index
                     with builder.if_then(builder.icmp_signed("<", p, fields["pf_lines"])):
@@ -249,12 +263,17 @@ def make_tile(n_rows, units, store, masked_last=False):
                         for v, (vt, off) in enumerate(zip(vector_types, lane_offsets))
                     ]
                     a_base = add(a_tile, builder.mul(p, fields["a_step"]))
+                    scalars = []
                     for r, row in enumerate(accumulators):
                         a_index = add(a_base, builder.mul(const(r), fields["a_row"]))
                         scalar = builder.load(builder.gep(a_data, [a_index]))
+                        scalars.append(scalar)
                         for acc, vt, b_vector in zip(row, vector_types, b_vectors):
                             fused = _fma(builder, _splat(builder, scalar, vt), b_vector, builder.load(acc))
                             builder.store(fused, acc)
+                    if packed_tail:
+                        tail_ptr = builder.gep(b_data, [add(b_base, const(sum(widths)))])
+                        tail.step(_load(builder, tail_ptr, tail.b_type, align), scalars)
 
                 for r, row in enumerate(accumulators):
                     c_row = add(c_tile, builder.mul(const(r), fields["c_row"]))
@@ -269,11 +288,68 @@ def make_tile(n_rows, units, store, masked_last=False):
                         lane_mask = mask if (masked_last and v == last) else None
                         old = _load(builder, ptr, value.type, c_align, lane_mask)
                         _store(builder, builder.fadd(old, value), ptr, c_align, lane_mask)
+                if packed_tail:
+                    tail.store(c_data, c_tile, fields, const)
             return context.get_dummy_value()
 
         return types.void(A, B, C, P, span), codegen
 
     return tile
+
+
+class _PackedTail:
+    """The last ``t`` (1 or 2) lanes of a transposed tile, for several rows per vector.
+
+    A panel of 10 classes in float64 would otherwise take a 4-lane vector
+    for its last 2 classes in every row, half of it wasted; packed, one
+    4-lane vector serves 2 rows (``[r0 c8, r0 c9, r1 c8, r1 c9]``): per
+    step, the two B values are repeated across the vector (a load and a
+    shuffle) and the rows' broadcast A scalars are blended into groups of
+    ``t`` lanes. With float32 and 2 lanes, one 8-lane vector serves 4 rows.
+    """
+
+    def __init__(self, builder, element, lanes, t, group, n_rows, first_lane):
+        self.builder, self.t, self.group, self.first_lane = builder, t, group, first_lane
+        self.n_groups = n_rows // group if t else 0
+        self.vector_type = ir.VectorType(element, lanes)
+        self.b_type = ir.VectorType(element, t) if t else None
+        self.accumulators = [cgutils.alloca_once(builder, self.vector_type) for _ in range(self.n_groups)]
+
+    def zero(self):
+        for acc in self.accumulators:
+            self.builder.store(ir.Constant(self.vector_type, [0.0] * self.vector_type.count), acc)
+
+    def step(self, b_values, scalars):
+        """One step: ``acc[g] += spread(scalars of group g) * repeat(b_values)``."""
+        builder, t, group = self.builder, self.t, self.group
+        count = self.vector_type.count
+        repeat = ir.Constant(ir.VectorType(_I32, count), [lane % t for lane in range(count)])
+        b_vector = builder.shuffle_vector(b_values, ir.Constant(self.b_type, ir.Undefined), repeat)
+        for g, acc in enumerate(self.accumulators):
+            # Blends of broadcasts (the broadcasts are shared with the main
+            # vectors' FMAs): lanes [i t, (i + 1) t) take row i's scalar.
+            a_vector = _splat(builder, scalars[g * group], self.vector_type)
+            for i in range(1, group):
+                other = _splat(builder, scalars[g * group + i], self.vector_type)
+                take = [count + lane if lane // t == i else lane for lane in range(count)]
+                a_vector = builder.shuffle_vector(
+                    a_vector, other, ir.Constant(ir.VectorType(_I32, count), take)
+                )
+            builder.store(_fma(builder, a_vector, b_vector, builder.load(acc)), acc)
+
+    def store(self, c_data, c_tile, fields, const):
+        """Transposed stores: row ``g * group + i``, lane ``first_lane + c``."""
+        builder = self.builder
+        for g, acc in enumerate(self.accumulators):
+            value = builder.load(acc)
+            for i in range(self.group):
+                row = g * self.group + i
+                c_row = builder.add(c_tile, builder.mul(const(row), fields["c_row"]))
+                lanes = builder.shuffle_vector(
+                    value, ir.Constant(self.vector_type, ir.Undefined),
+                    ir.Constant(ir.VectorType(_I32, self.t), [i * self.t + c for c in range(self.t)]),
+                )
+                _store_lanes(builder, lanes, c_data, c_row, self.first_lane, fields, const)
 
 
 def _store_lanes(builder, value, c_data, c_row, first_lane, fields, const):
