@@ -133,3 +133,53 @@ def test_bit_casts_round_trip():
     assert _round_trip(1.5, np.int64(0x3FF8000000000000)) == (1.5, 0x3FF8000000000000)
     x, bits = _round_trip(np.float32(1.5), np.int32(0x3FC00000))
     assert (x, bits) == (1.5, 0x3FC00000)
+
+
+PACKED_1 = make_tile(8, (), "transposed", packed_tail=1)
+PACKED_2 = make_tile(8, (1,), "transposed", packed_tail=2)
+
+
+@njit
+def _packed(tail, X, Wt, St, span):
+    if tail == 1:
+        PACKED_1(X, Wt, St, X, span)
+    else:
+        PACKED_2(X, Wt, St, X, span)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("tail", [1, 2])
+def test_packed_tail_rows_share_a_vector(dtype, tail):
+    # The last `tail` classes of 8-row tiles, packed several rows per vector.
+    rng = np.random.default_rng(tail)
+    lanes = _lanes(dtype)
+    width = tail if tail == 1 else lanes + tail  # PACKED_2 has one unit first
+    d, n = 11, 16
+    X = rng.standard_normal((n, d)).astype(dtype)
+    Wt = rng.standard_normal((d, width + 8)).astype(dtype)  # padded beyond
+    St = np.full((width + 8, n), np.nan, dtype=dtype)
+    span = _span(
+        a_row=d, a_step=1, a_next=8 * d, b_step=width + 8, c_row=1, c_lane=n,
+        c_next=8, n_steps=d, n_tiles=2, n_valid=width,
+    )
+    _packed(tail, X, Wt, St, span)
+    expected = (X.astype(np.float64) @ Wt[:, :width].astype(np.float64)).T
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    assert_allclose(St[:width], expected, rtol=tol, atol=tol)
+    assert np.all(np.isnan(St[width:]))
+
+
+BAD_PACKED = make_tile(6, (), "transposed", packed_tail=1)  # 6 rows, groups of 4 or 8
+
+
+@njit
+def _bad_packed(A, B, C, span):
+    BAD_PACKED(A, B, C, A, span)
+
+
+def test_packed_tail_needs_whole_groups_of_rows():
+    with pytest.raises(Exception, match="groups of"):
+        _bad_packed(np.zeros((8, 2)), np.zeros((2, 8)), np.zeros((8, 8)),
+                    _span(n_steps=2, n_tiles=1, n_valid=1))
+    with pytest.raises(ValueError, match="packed_tail"):
+        make_tile(8, (1,), "add", packed_tail=2)
