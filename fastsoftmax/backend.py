@@ -228,6 +228,7 @@ def loss_gradient(
     Parameters
     ----------
     coef : array-like of shape (n_classes, n_features)
+        Coefficients, one row per class.
     intercept : array-like of shape (n_classes,) or None
         None fits no intercept; then ``grad_intercept`` is None.
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
@@ -256,8 +257,11 @@ def loss_gradient(
     Returns
     -------
     loss : float
+        The weighted mean cross-entropy plus the L2 term.
     grad_coef : ndarray of shape (n_classes, n_features), float64
+        Gradient of ``loss`` with respect to ``coef``.
     grad_intercept : ndarray of shape (n_classes,), float64, or None
+        Gradient with respect to ``intercept``; None when ``intercept`` is None.
 
     Notes
     -----

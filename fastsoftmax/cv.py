@@ -90,6 +90,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         the log-softmax by the loss kernel (no probabilities are formed), so
         it is not clipped at float64's eps as scikit-learn's log_loss is.
     fit_intercept : bool, default=True
+        Whether to fit the intercepts.
     solver : {"auto", "lbfgs", "proximal"}, default="auto"
     tol : float, default=1e-4
         Stopping tolerance of every fit, folds and refit alike.
@@ -133,8 +134,10 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         F at ``coef_``, ``intercept_`` for ``C_`` on all the data (refit only).
     classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Only when X has string feature names.
+        Number of features seen by ``fit``.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the features seen by ``fit``; only when X has string feature
+        names.
 
     Examples
     --------
@@ -209,7 +212,8 @@ class SoftmaxRegressionCV(SoftmaxRegression):
 
         Returns
         -------
-        self : SoftmaxRegressionCV
+        SoftmaxRegressionCV
+            The fitted estimator itself.
         """
         name = type(self).__name__
         penalty, l1_ratio, Cs = self._check_params()
@@ -341,13 +345,17 @@ class SoftmaxRegressionCV(SoftmaxRegression):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples to score.
         y : array-like of shape (n_samples,)
+            Their true labels.
         sample_weight : array-like of shape (n_samples,), optional
+            Weights passed to the scorer.
 
         Returns
         -------
         float
+            The score; greater is better.
         """
         scorer = get_scorer(self.scoring)
         if sample_weight is None:

@@ -135,8 +135,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     objective_ : float
         Value of ``F`` at the solution.
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Only when X has string feature names (e.g. a pandas DataFrame).
+        Number of features seen by ``fit``.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the features seen by ``fit``; only when X has string feature
+        names (e.g. a pandas DataFrame).
 
     Notes
     -----
@@ -244,7 +246,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        self : SoftmaxRegression
+        SoftmaxRegression
+            The fitted estimator itself.
         """
         check_estimator_params(self)
         if any(is_dask_collection(arg) for arg in (X, y, sample_weight)):
@@ -406,14 +409,27 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def sparsify(self):
         """Store ``coef_`` as a scipy.sparse CSR matrix (useful after L1 fits).
 
-        Predictions are unchanged. Returns self.
+        Predictions are unchanged.
+
+        Returns
+        -------
+        SoftmaxRegression
+            The estimator itself, with ``coef_`` a CSR matrix of shape
+            (n_classes, n_features).
         """
         check_is_fitted(self)
         self.coef_ = sp.csr_matrix(self._dense_coef())
         return self
 
     def densify(self):
-        """Store ``coef_`` as a dense ndarray again (the default). Returns self."""
+        """Store ``coef_`` as a dense ndarray again (the default).
+
+        Returns
+        -------
+        SoftmaxRegression
+            The estimator itself, with ``coef_`` an ndarray of shape
+            (n_classes, n_features).
+        """
         check_is_fitted(self)
         self.coef_ = np.asarray(self._dense_coef())
         return self
@@ -426,13 +442,16 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples to score (a Dask array gives a lazy result).
 
         Returns
         -------
-        ndarray of shape (n_samples, n_classes), or (n_samples,) for two
-        classes: then ``z_1 - z_0``, the score of ``classes_[1]`` over
-        ``classes_[0]``, as scikit-learn's binary classifiers return it.
+        ndarray of shape (n_samples, n_classes) or (n_samples,)
+            The scores ``z_i``, columns following ``classes_``. For two
+            classes, shape (n_samples,): ``z_1 - z_0``, the score of
+            ``classes_[1]`` over ``classes_[0]``, as scikit-learn's binary
+            classifiers return it.
         """
         if is_dask_collection(X):
             return predict_dask(self, X, "decision_function")
@@ -449,7 +468,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples to predict (a Dask array gives a lazy result).
 
         Returns
         -------
@@ -466,11 +486,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples to predict (a Dask array gives a lazy result).
 
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
+            ``log(predict_proba(X))`` without underflow to ``-inf``; columns
+            follow ``classes_``.
         """
         if is_dask_collection(X):
             return predict_dask(self, X, "predict_log_proba")
@@ -478,12 +501,15 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return linear_log_proba(X, self._dense_coef(), self._intercept(), self._threads())
 
     def predict(self, X):
-        """Most probable class per sample, or the class of least expected
-        cost if ``cost_matrix`` is set.
+        """Predict the most probable class, or the class of least expected cost.
+
+        The class of least expected cost under ``predict_proba`` is returned
+        when ``cost_matrix`` is set.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples to predict (a Dask array gives a lazy result).
 
         Returns
         -------

@@ -356,9 +356,15 @@ def softmax_path(X, y, Cs=10, *, penalty="auto", l1_ratio=None, fit_intercept=Tr
     l1_ratio : float in [0, 1] or None, default=None
         As for SoftmaxRegression.
     fit_intercept : bool, default=True
+        Whether to fit the intercepts.
     sample_weight : array-like of shape (n_samples,), optional
+        Non-negative weights, not all zero; None means all ones.
     class_weight : dict, "balanced" or None, default=None
+        Weights multiplying the sample weights of each class, as in
+        SoftmaxRegression.
     solver : {"auto", "lbfgs", "proximal"}, default="auto"
+        As for SoftmaxRegression: L-BFGS for smooth penalties, proximal
+        L-BFGS otherwise.
     tol : float, default=1e-4
         Stopping tolerance of every solve (largest absolute entry of the
         least-norm subgradient of F).

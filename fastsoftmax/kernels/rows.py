@@ -35,6 +35,7 @@ def row_max(z):
     Parameters
     ----------
     z : ndarray of shape (n_classes,)
+        Scores of one row, float32 or float64.
 
     Returns
     -------
@@ -54,10 +55,12 @@ def row_argmax(z):
     Parameters
     ----------
     z : ndarray of shape (n_classes,)
+        Scores of one row, float32 or float64.
 
     Returns
     -------
     int
+        ``argmax(z)``: the smallest index among equal largest entries.
     """
     best = 0
     m = z[0]
@@ -98,6 +101,7 @@ def row_logsumexp(z):
     Parameters
     ----------
     z : ndarray of shape (n_classes,)
+        Scores of one row, float32 or float64.
 
     Returns
     -------
@@ -120,7 +124,7 @@ def softmax_row(z, out):
     Parameters
     ----------
     z : ndarray of shape (n_classes,)
-        Scores.
+        Scores of one row, float32 or float64.
     out : ndarray of shape (n_classes,)
         Receives the probabilities; same dtype as ``z``.
 
@@ -142,7 +146,9 @@ def log_softmax_row(z, out):
     Parameters
     ----------
     z : ndarray of shape (n_classes,)
+        Scores of one row, float32 or float64.
     out : ndarray of shape (n_classes,)
+        Receives the log-probabilities; same dtype as ``z``.
 
     Returns
     -------
@@ -166,12 +172,14 @@ def cross_entropy_row(z, label):
     Parameters
     ----------
     z : ndarray of shape (n_classes,)
+        Scores of one row, float32 or float64.
     label : int
         Class code in ``[0, n_classes)``.
 
     Returns
     -------
     float
+        The row's cross-entropy, in the dtype of ``z``.
     """
     m = row_max(z)
     return (m - z[label]) + np.log(_sum_exp_shifted(z, m))
@@ -188,9 +196,11 @@ def softmax_cross_entropy_row(z, label, out):
     Parameters
     ----------
     z : ndarray of shape (n_classes,)
+        Scores of one row, float32 or float64.
     label : int
         Class code in ``[0, n_classes)``.
     out : ndarray of shape (n_classes,)
+        Receives the probabilities; same dtype as ``z``.
 
     Returns
     -------
@@ -219,6 +229,7 @@ def target_cross_entropy_row(z, label, q, smoothing, out):
     Parameters
     ----------
     z : ndarray of shape (n_classes,)
+        Scores of one row, float32 or float64.
     label : int
         Class code; read only when ``q`` is empty.
     q : ndarray of shape (n_classes,) or (0,)
@@ -226,10 +237,13 @@ def target_cross_entropy_row(z, label, q, smoothing, out):
     smoothing : float
         Label smoothing in ``[0, 1)`` for a hard label.
     out : ndarray of shape (n_classes,)
+        Receives the gradient factor ``softmax(z) * sum(t) - t``; same dtype
+        as ``z``.
 
     Returns
     -------
     float
+        The row's cross-entropy against ``t``, in the dtype of ``z``.
     """
     n_classes = z.shape[0]
     m = row_max(z)
