@@ -50,6 +50,22 @@ def test_sparse_and_dense_loss_gradient_agree(dtype, index_dtype, container, fit
     assert sparse[0] == pytest.approx(expected[0], rel=max(tol, 1e-12))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes", [2, 8, 9, 17, 33, 65, 70])
+def test_sparse_rows_of_every_register_count_agree_with_dense(dtype, n_classes):
+    # 1 to 4 registers of classes in the row gather and scatter (8 or 16
+    # lanes each), and wider rows that fall back to loops over the classes.
+    X, y, sw, coef, intercept = _sparse_problem(n=200, d=30, K=n_classes, dtype=dtype, seed=3)
+    dense = fs.loss_gradient(coef, intercept, X.toarray(), y, sample_weight=sw)
+    sparse = fs.loss_gradient(coef, intercept, X, y, sample_weight=sw)
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    assert sparse[0] == pytest.approx(dense[0], rel=tol)
+    assert _relative(sparse[1], dense[1]) <= tol
+    assert _relative(sparse[2], dense[2]) <= tol
+    clf = SoftmaxRegression(max_iter=5).fit(X, y)
+    assert_allclose(clf.predict_proba(X), clf.predict_proba(X.toarray()), rtol=10 * tol, atol=tol)
+
+
 def _awkward_csr():
     """Empty rows and columns, explicit zeros, unsorted and duplicate indices."""
     data = np.array([1.0, 0.0, 2.0, -1.0, 0.5, 3.0, 1.5])

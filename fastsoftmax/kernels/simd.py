@@ -133,6 +133,18 @@ def _store(builder, value, ptr, align, mask=None):
     builder.call(fn, [value, ptr, ir.Constant(_I32, align), mask])
 
 
+def prefetch_line(builder, ptr):
+    """Emit a prefetch of the cache line at ``ptr`` into L2 (a hint: never
+    faults, changes no result): read, locality 2 (the line is used a while
+    later, after L1 has been recycled), data cache."""
+    i8p = ir.IntType(8).as_pointer()
+    fn = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(ir.VoidType(), [i8p, _I32, _I32, _I32]), "llvm.prefetch.p0"
+    )
+    hint = [ir.Constant(_I32, 0), ir.Constant(_I32, 2), ir.Constant(_I32, 1)]
+    builder.call(fn, [builder.bitcast(ptr, i8p), *hint])
+
+
 def _fma(builder, a, b, c):
     fnty = ir.FunctionType(a.type, [a.type] * 3)
     fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.fma.{_suffix(a.type)}")
@@ -228,11 +240,6 @@ def make_tile(n_rows, units, store, masked_last=False, packed_tail=0):
                 n_last = builder.sub(fields["n_valid"], const(lane_offsets[last]))
                 mask = _lane_mask(builder, n_last, widths[last])
             line = const(_LINE_BYTES // (P.dtype.bitwidth // 8))
-            prefetch = cgutils.get_or_insert_function(
-                builder.module,
-                ir.FunctionType(ir.VoidType(), [p_data.type, _I32, _I32, _I32]),
-                "llvm.prefetch.p0",
-            )
             accumulators = [
                 [cgutils.alloca_once(builder, vt) for vt in vector_types] for _ in range(n_rows)
             ]
@@ -250,10 +257,7 @@ def make_tile(n_rows, units, store, masked_last=False, packed_tail=0):
                 with cgutils.for_range(builder, fields["n_steps"]) as step_loop:
                     p = step_loop.index
                     with builder.if_then(builder.icmp_signed("<", p, fields["pf_lines"])):
-                        target = builder.gep(p_data, [add(pf_tile, builder.mul(p, line))])
-                        # read; locality 2 (L2 and beyond: the line is used a
-                        # while later, after L1 has been recycled); data
-                        builder.call(prefetch, [target, ir.Constant(_I32, 0), ir.Constant(_I32, 2), ir.Constant(_I32, 1)])
+                        prefetch_line(builder, builder.gep(p_data, [add(pf_tile, builder.mul(p, line))]))
                     b_base = add(b_tile, builder.mul(p, fields["b_step"]))
                     b_vectors = [
                         _load(
@@ -400,8 +404,8 @@ def prefetch(typingctx, array, offset):
     """Ask for the cache line of ``array.flat[offset]`` to be brought into L2.
 
     A hint: never faults, even past the end of the array, and changes no
-    result. For gathers and scatters whose addresses are known ahead (the
-    column indices of CSR rows) but that no hardware prefetcher can guess.
+    result. For memory whose address is known ahead but that no hardware
+    prefetcher can guess.
     """
     if not isinstance(array, types.Array) or not isinstance(offset, types.Integer):
         return None
@@ -409,12 +413,7 @@ def prefetch(typingctx, array, offset):
     def codegen(context, builder, signature, args):
         data = context.make_array(array)(context, builder, args[0]).data
         index = context.cast(builder, args[1], offset, types.intp)
-        target = builder.gep(data, [index])
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [target.type, _I32, _I32, _I32]),
-            "llvm.prefetch.p0",
-        )
-        builder.call(fn, [target, ir.Constant(_I32, 0), ir.Constant(_I32, 2), ir.Constant(_I32, 1)])
+        prefetch_line(builder, builder.gep(data, [index]))
         return context.get_dummy_value()
 
     return types.void(array, offset), codegen

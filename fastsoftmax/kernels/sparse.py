@@ -15,7 +15,9 @@ each row, in one visit of its stored entries:
 
 The parameters are used transposed, ``coef_t`` of shape (n_features,
 n_classes), so that both the gather in 1 and the scatter in 3 touch ``K``
-contiguous numbers per stored entry. The partials are added in range order
+contiguous numbers per stored entry; up to 32 classes (64 for a float32
+gather) those rows are held in vector registers and the row of an entry 24
+ahead is prefetched (:mod:`fastsoftmax.kernels.sparse_simd`). The partials are added in range order
 by :func:`reduce_transposed_partials`, so results do not depend on the thread
 count. Their memory is ``n_ranges * n_features * n_classes`` float64, which
 for wide data (d in the hundreds of thousands) is why the caller lowers
@@ -23,7 +25,7 @@ for wide data (d in the hundreds of thousands) is why the caller lowers
 
 Duplicate column indices in a row add up (as scipy does), explicit zeros
 contribute nothing, and indices need not be sorted. float32 data is computed
-in float32 (products and softmax) and accumulated in float64.
+in float32 (scores and softmax); the gradient is accumulated in float64.
 """
 
 import numpy as np
@@ -33,12 +35,15 @@ from ._config import JIT_OPTIONS
 from ._partition import range_bounds
 from .rows import row_argmax, softmax_row, target_cross_entropy_row
 from .simd import prefetch
+from .sparse_simd import PREFETCH_ENTRIES, make_row_gather, make_row_scatter, register_lanes
 
-#: How many stored entries ahead the rows of the parameters and of the
-#: gradient partial are prefetched. The column indices are known in advance,
-#: so the random accesses to the (megabytes large) parameter rows can be in
-#: flight together instead of one cache miss after the other.
-PREFETCH_ENTRIES = 24
+# Rows of up to 4 registers of classes in registers (32 float64 or 64 float32
+# classes for the gather, 32 for the float64 scatter); wider rows fall back
+# to loops over the classes.
+_GATHER_1, _GATHER_2, _GATHER_3, _GATHER_4 = (make_row_gather(n) for n in (1, 2, 3, 4))
+_SCATTER_1, _SCATTER_2, _SCATTER_3, _SCATTER_4 = (make_row_scatter(n) for n in (1, 2, 3, 4))
+_LANES_64 = register_lanes(8)
+_LANES_32 = register_lanes(4)
 
 
 @njit(cache=True, **JIT_OPTIONS)
@@ -54,21 +59,60 @@ def _prefetch_row_of(table, indices, p, n_stored):
 
 
 @njit(cache=True, **JIT_OPTIONS)
-def _row_scores(data, indices, start, stop, coef_t, intercept, z):
-    """``z = intercept + X[i] @ coef_t`` for the row stored in ``[start, stop)``."""
+def _gather_row(data, indices, start, stop, coef_t, z):
+    """``z = sum_p data[p] * coef_t[indices[p]]`` over ``[start, stop)``."""
     n_classes = z.shape[0]
-    if intercept.shape[0] > 0:
-        for k in range(n_classes):
-            z[k] = intercept[k]
+    lanes = _LANES_64 if data.itemsize == 8 else _LANES_32
+    n_vectors = -(-n_classes // lanes)
+    if n_vectors == 1:
+        _GATHER_1(data, indices, start, stop, coef_t, z, n_classes)
+    elif n_vectors == 2:
+        _GATHER_2(data, indices, start, stop, coef_t, z, n_classes)
+    elif n_vectors == 3:
+        _GATHER_3(data, indices, start, stop, coef_t, z, n_classes)
+    elif n_vectors == 4:
+        _GATHER_4(data, indices, start, stop, coef_t, z, n_classes)
     else:
         z[:] = 0
-    n_stored = indices.shape[0]
-    for p in range(start, stop):
-        _prefetch_row_of(coef_t, indices, p, n_stored)
-        value = data[p]
-        w = coef_t[np.uint64(indices[p])]
-        for k in range(n_classes):
-            z[k] += value * w[k]
+        n_stored = indices.shape[0]
+        for p in range(start, stop):
+            _prefetch_row_of(coef_t, indices, p, n_stored)
+            value = data[p]
+            w = coef_t[np.uint64(indices[p])]
+            for k in range(n_classes):
+                z[k] += value * w[k]
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def _scatter_row(data, indices, start, stop, grad_t, z):
+    """``grad_t[indices[p]] += data[p] * z`` over ``[start, stop)``, in grad_t's dtype."""
+    n_classes = z.shape[0]
+    n_vectors = -(-n_classes // (_LANES_64 if grad_t.itemsize == 8 else _LANES_32))
+    if n_vectors == 1:
+        _SCATTER_1(data, indices, start, stop, grad_t, z, n_classes)
+    elif n_vectors == 2:
+        _SCATTER_2(data, indices, start, stop, grad_t, z, n_classes)
+    elif n_vectors == 3:
+        _SCATTER_3(data, indices, start, stop, grad_t, z, n_classes)
+    elif n_vectors == 4:
+        _SCATTER_4(data, indices, start, stop, grad_t, z, n_classes)
+    else:
+        n_stored = indices.shape[0]
+        for p in range(start, stop):
+            _prefetch_row_of(grad_t, indices, p, n_stored)
+            value = data[p]
+            g = grad_t[np.uint64(indices[p])]
+            for k in range(n_classes):
+                g[k] += value * z[k]
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def _row_scores(data, indices, start, stop, coef_t, intercept, z):
+    """``z = intercept + X[i] @ coef_t`` for the row stored in ``[start, stop)``."""
+    _gather_row(data, indices, start, stop, coef_t, z)
+    if intercept.shape[0] > 0:
+        for k in range(z.shape[0]):
+            z[k] += intercept[k]
 
 
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
@@ -103,7 +147,6 @@ def csr_loss_gradient(
     weighted = sample_weight.shape[0] > 0
     soft = soft_targets.shape[0] > 0
     no_targets = np.empty(0, dtype=soft_targets.dtype)
-    n_stored = indices.shape[0]
     loss_partials = np.zeros(n_ranges)
     for r in prange(n_ranges):
         start, stop = range_bounds(n_samples, n_ranges, r)
@@ -123,12 +166,7 @@ def csr_loss_gradient(
             for k in range(n_classes):
                 z[k] *= w
                 icpt_r[k] += z[k]
-            for p in range(p0, p1):
-                _prefetch_row_of(grad_r, indices, p, n_stored)
-                value = data[p]
-                g = grad_r[np.uint64(indices[p])]
-                for k in range(n_classes):
-                    g[k] += value * z[k]
+            _scatter_row(data, indices, p0, p1, grad_r, z)
         loss_partials[r] = loss_r
     return loss_partials
 
