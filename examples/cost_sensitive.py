@@ -1,4 +1,6 @@
-"""Cost-sensitive decisions: predict the class of least expected cost.
+"""
+Cost-sensitive decisions: the class of least expected cost
+==========================================================
 
 A triage problem with three classes ("healthy", "ill", "critical"). Sending a
 critical case home costs far more than a needless examination, so the most

@@ -1,5 +1,8 @@
-"""Fit one large softmax regression with fastsoftmax and with scikit-learn.
+"""
+Timing: one large fit beside scikit-learn
+=========================================
 
+Fit one large softmax regression with fastsoftmax and with scikit-learn.
 Both libraries minimise the same objective, the mean cross-entropy plus
 ``||W||^2 / (2 * C * n)`` with the intercept unpenalised, with the same ``C``,
 ``tol`` and ``max_iter``. The script prints, for each, the wall-clock time of
@@ -66,7 +69,9 @@ def timed_fit(model, X, y):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="One large fit with fastsoftmax and with scikit-learn."
+    )
     parser.add_argument("--n-samples", type=int, default=1_000_000)
     parser.add_argument("--n-features", type=int, default=100)
     parser.add_argument("--n-classes", type=int, default=10)

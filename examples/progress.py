@@ -1,10 +1,13 @@
-"""Watch a fit and stop it on your own terms: ``verbose`` and ``callback``.
+"""
+Progress lines and a callback that stops the fit
+================================================
 
-``verbose=1`` prints what is being fitted, one aligned line per iteration
-(objective, the optimality measure that is compared with ``tol``, seconds)
-and a summary. A ``callback`` receives an ``IterationState`` after every
-iteration and stops the fit by returning True: here, after a time budget, or
-once the objective improves by less than a relative 1e-6.
+Watch a fit and stop it on your own terms. ``verbose=1`` prints what is
+being fitted, one aligned line per iteration (objective, the optimality
+measure that is compared with ``tol``, seconds) and a summary. A
+``callback`` receives an ``IterationState`` after every iteration and stops
+the fit by returning True: here, after a time budget, or once the objective
+improves by less than a relative 1e-6.
 
 Run from the repository root::
 

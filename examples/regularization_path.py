@@ -1,10 +1,12 @@
-"""Regularisation paths for L1 and group lasso, and C chosen by cross-validation.
+"""
+Regularisation paths and C chosen by cross-validation
+=====================================================
 
-Fits :func:`fastsoftmax.path.softmax_path` on a four-class problem with 30
+Fits :func:`fastsoftmax.softmax_path` on a four-class problem with 30
 features (8 informative) over 25 values of C, for L1 (individual
 coefficients leave the model) and group lasso (whole features leave the model,
 for every class at once), then lets
-:class:`fastsoftmax.cv.SoftmaxRegressionCV` choose C for group lasso by
+:class:`fastsoftmax.SoftmaxRegressionCV` choose C for group lasso by
 5-fold cross-validated log-loss. Saves one figure with three panels:
 coefficient norm against C, number of features in use against C, and the
 cross-validation curve with the chosen C. No display needed.
@@ -81,7 +83,9 @@ def main(output, n_threads):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="L1 and group-lasso paths; C chosen by cross-validation."
+    )
     parser.add_argument("--output", default="regularization_path.png",
                         help="where to save the figure (PNG, PDF or SVG by extension)")
     # The problem is small: one thread avoids the cost of waking the others

@@ -1,4 +1,6 @@
-"""Soft targets from several annotators: fit SoftmaxRegression to vote shares.
+"""
+Soft targets from several annotators
+====================================
 
 Each training sample was labelled by five annotators who disagree where the
 classes overlap. Three ways to use the votes:

@@ -1,4 +1,6 @@
-"""Classify generated text with hashed bag-of-words features and SoftmaxRegression.
+"""
+Sparse text features: hashed bag-of-words
+=========================================
 
 Documents are generated offline: each of five topics has its own favourite
 words, mixed with words common to all topics, so the topic shows only
@@ -68,6 +70,8 @@ def main(n_documents):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="Classify generated text with hashed bag-of-words features."
+    )
     parser.add_argument("--n-documents", type=int, default=20_000)
     main(parser.parse_args().n_documents)
