@@ -24,7 +24,7 @@ from .distributed import fit_dask, is_dask_collection, predict_dask
 from .objective import make_objective
 from .penalties import NoPenalty, make_penalty
 from .prediction import linear_log_proba, linear_predict, linear_proba, linear_scores
-from .solvers import minimize_lbfgs, minimize_proximal
+from .solvers import jacobi_scaling, minimize_lbfgs, minimize_proximal
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
@@ -311,9 +311,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     f"solver={solve.__name__.removeprefix('minimize_')}, "
                     f"tol={self.tol}, {n_threads} threads", flush=True,
                 )
+            # L-BFGS works on diagonally scaled parameters when their
+            # curvatures differ widely (solvers/scaling.py).
+            options = (
+                {"scale": jacobi_scaling(objective, penalty)} if solve is minimize_lbfgs else {}
+            )
             result = solve(
                 objective, penalty, w0, tol=self.tol, max_iter=self.max_iter,
-                verbose=self.verbose, callback=self.callback,
+                verbose=self.verbose, callback=self.callback, **options,
             )
         if not result.converged and not result.stopped_by_callback:
             warnings.warn(

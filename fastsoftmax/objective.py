@@ -34,6 +34,7 @@ from .kernels._partition import range_bounds
 from .kernels.blocks import label_weight_totals
 from .kernels.dense import (
     KernelLayout,
+    column_second_moments,
     dense_loss,
     dense_loss_gradient,
     reduce_partials,
@@ -191,6 +192,15 @@ class DenseObjective(_Objective):
         )
         return self._mean(loss_partials)
 
+    def feature_second_moments(self):
+        """Weighted mean of each feature's square, ``sum_i s_i x_ij^2 / S``.
+
+        Returns
+        -------
+        ndarray of shape (n_features,), float64
+        """
+        return column_second_moments(self.X, self.sample_weight) / self.sum_weights
+
     def loss(self, w):
         """Data term alone (no gradient pass), for line searches.
 
@@ -282,6 +292,19 @@ class CsrObjective(_Objective):
             grad_coef, grad_intercept,
         )
         return self._mean(loss_partials)
+
+    def feature_second_moments(self):
+        """Weighted mean of each feature's square, ``sum_i s_i x_ij^2 / S``.
+
+        Returns
+        -------
+        ndarray of shape (n_features,), float64
+        """
+        X = self.X
+        squares = X.data.astype(np.float64) ** 2
+        if self.sample_weight.shape[0] > 0:
+            squares *= np.repeat(self.sample_weight.astype(np.float64), np.diff(X.indptr))
+        return np.bincount(X.indices, weights=squares, minlength=self.n_features) / self.sum_weights
 
     def loss(self, w):
         """Data term alone, for line searches."""

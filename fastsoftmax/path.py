@@ -33,7 +33,7 @@ from ._threads import kernel_threads
 from ._validation import combined_weights
 from .objective import make_objective
 from .penalties import make_penalty
-from .solvers import minimize_lbfgs, minimize_proximal
+from .solvers import jacobi_scaling, minimize_lbfgs, minimize_proximal
 
 
 @dataclass
@@ -278,12 +278,19 @@ def solve_path(objective, penalty_name, l1_ratio, Cs, *, solver, tol, max_iter, 
     messages = [""] * n_Cs
     w = np.zeros(objective.n_params) if w0 is None else np.array(w0, dtype=np.float64)
     with kernel_threads(n_threads):
+        # One pass for the diagonal scaling of every L-BFGS solve on the path.
+        second_moments = getattr(objective, "feature_second_moments", None)
+        moments = second_moments() if second_moments is not None else None
         for index in np.argsort(Cs, kind="stable"):
             penalty = make_penalty(penalty_name, Cs[index], objective.sum_weights, l1_ratio)
             use_lbfgs = solver == "lbfgs" or (solver == "auto" and penalty.smooth)
             solve = minimize_lbfgs if use_lbfgs else minimize_proximal
+            options = {"scale": jacobi_scaling(cached, penalty, moments)} if use_lbfgs else {}
             passes_before = cached.n_passes
-            result = solve(cached, penalty, w, tol=tol, max_iter=max_iter, verbose=max(0, verbose - 1))
+            result = solve(
+                cached, penalty, w, tol=tol, max_iter=max_iter, verbose=max(0, verbose - 1),
+                **options,
+            )
             w = result.w
             solutions[index] = w
             objectives[index] = result.objective

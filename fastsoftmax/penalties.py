@@ -17,7 +17,9 @@ Every penalty has
   for the non-smooth part ``h`` (the identity for smooth penalties);
 * ``min_norm_subgradient(coef, smooth_grad, out)``: the element of least
   norm of ``smooth_grad + subdifferential of h at coef``; zero exactly at a
-  minimum, so its largest absolute entry is the stopping criterion.
+  minimum, so its largest absolute entry is the stopping criterion;
+* ``smooth_curvature``: the (constant) diagonal of the smooth part's Hessian,
+  for the solvers' diagonal scaling.
 """
 
 import numpy as np
@@ -27,6 +29,7 @@ class _Penalty:
     """Shared defaults: no smooth part, no non-smooth part."""
 
     smooth = True
+    smooth_curvature = 0.0
 
     def value(self, coef):
         return self.smooth_value(coef) + self.nonsmooth_value(coef)
@@ -64,6 +67,7 @@ class L2Penalty(_Penalty):
 
     def __init__(self, strength):
         self.strength = float(strength)
+        self.smooth_curvature = self.strength
 
     def smooth_value(self, coef):
         flat = coef.ravel()
@@ -92,6 +96,7 @@ class ElasticNetPenalty(_Penalty):
     def __init__(self, l1, l2=0.0):
         self.l1 = float(l1)
         self.l2 = float(l2)
+        self.smooth_curvature = self.l2
 
     def smooth_value(self, coef):
         flat = coef.ravel()

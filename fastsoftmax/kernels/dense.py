@@ -245,6 +245,40 @@ def reduce_partials(
             grad_intercept_out[k] = scale * total
 
 
+@njit(parallel=True, cache=True, **JIT_OPTIONS)
+def column_second_moments(X, sample_weight):
+    """``sum_i s_i x_ij^2`` for every feature, summed in a fixed order.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), C order
+    sample_weight : ndarray of shape (n_samples,) or (0,)
+
+    Returns
+    -------
+    ndarray of shape (n_features,), float64
+    """
+    n_samples, n_features = X.shape
+    weighted = sample_weight.shape[0] > 0
+    partials = np.zeros((N_ROW_RANGES, n_features))
+    for r in prange(N_ROW_RANGES):
+        start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
+        acc = partials[r]
+        rows = X[start:stop]
+        weights = sample_weight[start:stop] if weighted else sample_weight
+        for i in range(stop - start):
+            w = weights[i] if weighted else 1.0
+            row = rows[i]
+            for j in range(n_features):
+                value = np.float64(row[j])
+                acc[j] += w * value * value
+    total = np.zeros(n_features)
+    for r in range(N_ROW_RANGES):
+        for j in range(n_features):
+            total[j] += partials[r, j]
+    return total
+
+
 def sum_in_order(partials):
     """Sum of a 1-D array from first to last entry, as a Python float.
 

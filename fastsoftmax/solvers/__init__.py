@@ -4,5 +4,6 @@ on flat float64 vectors and ``objective.unpack`` to find the coefficients."""
 
 from .lbfgs import SolverResult, minimize_lbfgs
 from .proximal import minimize_proximal
+from .scaling import jacobi_scaling
 
-__all__ = ["SolverResult", "minimize_lbfgs", "minimize_proximal"]
+__all__ = ["SolverResult", "jacobi_scaling", "minimize_lbfgs", "minimize_proximal"]

@@ -40,7 +40,7 @@ class SolverResult:
     stopped_by_callback: bool = False
 
 
-def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0, callback=None):
+def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0, callback=None, scale=None):
     """Minimise ``objective(w) + penalty(coef)`` with L-BFGS-B.
 
     Stops when the largest absolute entry of the gradient is at most ``tol``
@@ -64,6 +64,10 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0, callback
         Called after every iteration with an
         :class:`~fastsoftmax.solvers.progress.IterationState`; returning
         True stops the solver.
+    scale : ndarray of shape (n_params,) or None
+        Positive factors ``d``: L-BFGS-B then works on ``v = d * w``
+        (:mod:`fastsoftmax.solvers.scaling`). The stopping rule still applies
+        to the gradient with respect to ``w``, checked after every iteration.
 
     Returns
     -------
@@ -83,9 +87,12 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0, callback
     n_iter = 0
     stopped = False
 
-    def fun(w):
+    factor = np.ones(objective.n_params) if scale is None else np.asarray(scale, dtype=np.float64)
+
+    def fun(v):
         nonlocal n_evaluations
         n_evaluations += 1
+        w = v / factor if scale is not None else v
         value = objective.loss_gradient(w, grad)
         coef, _ = objective.unpack(w)
         grad_coef, _ = objective.unpack(grad)
@@ -97,12 +104,12 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0, callback
         grad_at_w = grad.copy()
         if value < best["value"] or best["grad"] is None:
             best.update(value=value, w=w.copy(), grad=grad_at_w)
-        return value, grad_at_w
+        return value, (grad_at_w if scale is None else grad_at_w / factor)
 
     def report(intermediate_result):
         nonlocal n_iter, stopped
         n_iter += 1
-        w = intermediate_result.x
+        w = intermediate_result.x if scale is None else intermediate_result.x / factor
         # The accepted point decreased F, so it is normally the best one seen.
         if np.array_equal(best["w"], w):
             optimality = float(np.max(np.abs(best["grad"])))
@@ -111,14 +118,17 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0, callback
         if progress.iteration(n_iter, float(intermediate_result.fun), optimality, w):
             stopped = True
             raise StopIteration
+        if scale is not None and optimality <= tol:
+            raise StopIteration  # converged: scipy's gtol sees the scaled gradient
 
     result = minimize(
-        fun, w0, method="L-BFGS-B", jac=True,
-        callback=report if (verbose > 0 or callback is not None) else None,
+        fun, np.asarray(w0, dtype=np.float64) * factor, method="L-BFGS-B", jac=True,
+        callback=report if (verbose > 0 or callback is not None or scale is not None) else None,
         options={
             "maxiter": max_iter,
             "maxfun": max(15000, 2 * max_iter),
-            "gtol": tol,
+            # Scaled, the rule on the unscaled gradient is checked in report().
+            "gtol": tol if scale is None else 0.0,
             # Stop on the gradient, not on small relative decreases of F.
             "ftol": 64 * np.finfo(float).eps,
             "maxls": 50,
@@ -129,7 +139,8 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0, callback
     # Only the gradient rule counts as convergence: tol has one meaning.
     w, value, grad_at_w = best["w"], float(best["value"]), best["grad"]
     max_abs_grad = float(np.max(np.abs(grad_at_w), initial=0.0))
-    converged = result.status == 0 and max_abs_grad <= tol
+    # Scaled runs stop themselves on reaching tol (scipy's status 99).
+    converged = not stopped and max_abs_grad <= tol
     if stopped:
         message = f"stopped by the callback after {n_iter} iterations"
     elif converged:
