@@ -42,6 +42,7 @@ from .kernels.dense import (
     transposed_coef,
 )
 from .kernels.sparse import (
+    csr_column_second_moments,
     csr_loss,
     csr_loss_gradient,
     reduce_transposed_partials,
@@ -301,10 +302,10 @@ class CsrObjective(_Objective):
         ndarray of shape (n_features,), float64
         """
         X = self.X
-        squares = X.data.astype(np.float64) ** 2
-        if self.sample_weight.shape[0] > 0:
-            squares *= np.repeat(self.sample_weight.astype(np.float64), np.diff(X.indptr))
-        return np.bincount(X.indices, weights=squares, minlength=self.n_features) / self.sum_weights
+        totals = csr_column_second_moments(
+            X.data, X.indices, X.indptr, self.sample_weight, self.n_features
+        )
+        return totals / self.sum_weights
 
     def loss(self, w):
         """Data term alone, for line searches."""

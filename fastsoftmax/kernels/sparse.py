@@ -202,6 +202,44 @@ def csr_loss(
     return loss_partials
 
 
+#: Row ranges of :func:`csr_column_second_moments` (each holds a partial of
+#: ``n_features`` float64).
+MOMENT_RANGES = 8
+
+
+@njit(parallel=True, cache=True, **JIT_OPTIONS)
+def csr_column_second_moments(data, indices, indptr, sample_weight, n_features):
+    """``sum_i s_i x_ij^2`` for every column of CSR X, summed in a fixed order.
+
+    Parameters
+    ----------
+    data, indices, indptr : ndarrays
+        The CSR arrays of X (n_samples, n_features).
+    sample_weight : ndarray of shape (n_samples,) or (0,)
+    n_features : int
+
+    Returns
+    -------
+    ndarray of shape (n_features,), float64
+    """
+    n_samples = indptr.shape[0] - 1
+    weighted = sample_weight.shape[0] > 0
+    partials = np.zeros((MOMENT_RANGES, n_features))
+    for r in prange(MOMENT_RANGES):
+        start, stop = range_bounds(n_samples, MOMENT_RANGES, r)
+        acc = partials[r]
+        for i in range(start, stop):
+            w = np.float64(sample_weight[i]) if weighted else 1.0
+            for p in range(indptr[i], indptr[i + 1]):
+                value = np.float64(data[p])
+                acc[np.uint64(indices[p])] += w * value * value
+    total = np.zeros(n_features)
+    for r in range(MOMENT_RANGES):
+        for j in range(n_features):
+            total[j] += partials[r, j]
+    return total
+
+
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
 def reduce_transposed_partials(
     grad_t_partials, intercept_partials, scale, grad_coef_out, grad_intercept_out
