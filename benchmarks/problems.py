@@ -122,3 +122,51 @@ def fitted_objective(model, X, y, n_threads=None):
     )
     max_abs_grad = float(max(np.abs(grad_coef).max(), np.abs(grad_intercept).max()))
     return objective, max_abs_grad
+
+
+def make_sparse_truth_problem(n_samples=200_000, n_features=100, n_classes=10, seed=0):
+    """The L1 benchmark problem: X standard normal, half of the true
+    coefficients zero, ``y`` drawn from the true model (Gumbel-max).
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, n_features))
+    true_coef = rng.normal(0.0, 0.3, size=(n_classes, n_features))
+    true_coef[rng.random(true_coef.shape) < 0.5] = 0.0
+    y = np.argmax(X @ true_coef.T + rng.gumbel(size=(n_samples, n_classes)), axis=1)
+    return X, y
+
+
+def penalised_objective(model, X, y, penalty, l1_ratio, C):
+    """F of the design notes at a fitted model, in plain NumPy (the same
+    function for every library).
+
+    Parameters
+    ----------
+    model : fitted estimator with ``coef_`` (n_classes, n_features) and ``intercept_``
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+    penalty : {"l1", "elasticnet", "group_lasso"}
+    l1_ratio : float or None
+    C : float
+
+    Returns
+    -------
+    float
+    """
+    coef = np.asarray(model.coef_)
+    scores = X @ coef.T + model.intercept_
+    top = scores.max(axis=1)
+    log_norm = top + np.log(np.exp(scores - top[:, None]).sum(axis=1))
+    data = np.mean(log_norm - scores[np.arange(len(y)), y])
+    if penalty == "l1":
+        R = np.abs(coef).sum()
+    elif penalty == "elasticnet":
+        R = (1 - l1_ratio) / 2 * (coef**2).sum() + l1_ratio * np.abs(coef).sum()
+    else:
+        R = np.linalg.norm(coef, axis=0).sum()
+    return data + R / (C * len(y))

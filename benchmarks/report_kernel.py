@@ -119,7 +119,7 @@ def predict_suite(machine, quick=False):
         data.append(dict(shape=(n, d, k), dtype=dtype, bound=bound, ours=t_ours, theirs=t_theirs))
     text = table(
         ["shape", "dtype", "bound", "fastsoftmax", "x bound", "within 1.5x", "scikit-learn",
-         "speed-up", "max |P difference|"],
+         "speed-up", "largest P difference"],
         rows,
     )
     return text, data

@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 import pytest
+from problems import make_sparse_truth_problem, penalised_objective
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
@@ -32,28 +33,12 @@ CASES = [("l1", None), ("elasticnet", 0.5), ("group_lasso", None)]
 @pytest.fixture(scope="module")
 def sparse_truth_problem():
     """X, y drawn from a model with half of its coefficients zero."""
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((N_SAMPLES, N_FEATURES))
-    true_coef = rng.normal(0.0, 0.3, size=(N_CLASSES, N_FEATURES))
-    true_coef[rng.random(true_coef.shape) < 0.5] = 0.0
-    y = np.argmax(X @ true_coef.T + rng.gumbel(size=(N_SAMPLES, N_CLASSES)), axis=1)
-    return X, y
+    return make_sparse_truth_problem(N_SAMPLES, N_FEATURES, N_CLASSES)
 
 
 def full_objective(model, X, y, penalty, l1_ratio):
     """F of the design notes at a fitted model, in plain NumPy (same for both)."""
-    coef = np.asarray(model.coef_)
-    scores = X @ coef.T + model.intercept_
-    top = scores.max(axis=1)
-    log_norm = top + np.log(np.exp(scores - top[:, None]).sum(axis=1))
-    data = np.mean(log_norm - scores[np.arange(len(y)), y])
-    if penalty == "l1":
-        R = np.abs(coef).sum()
-    elif penalty == "elasticnet":
-        R = (1 - l1_ratio) / 2 * (coef**2).sum() + l1_ratio * np.abs(coef).sum()
-    else:
-        R = np.linalg.norm(coef, axis=0).sum()
-    return data + R / (C * len(y))
+    return penalised_objective(model, X, y, penalty, l1_ratio, C)
 
 
 def make_model(impl, penalty, l1_ratio):
