@@ -23,6 +23,7 @@ from sklearn.metrics import get_scorer, make_scorer
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import validate_data
 
+from ._targets import encode_labels
 from ._threads import kernel_threads
 from ._validation import check_sample_weight, combined_weights
 from .estimator import SoftmaxRegression
@@ -30,7 +31,6 @@ from .objective import make_objective
 from .path import (
     canonical,
     check_Cs,
-    encode_labels,
     null_model_start,
     params_object,
     resolve_path_penalty,

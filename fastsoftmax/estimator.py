@@ -11,13 +11,12 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._diagnostics import SEPARABLE_MESSAGE, feature_scale_hint, separates_training_data
 from ._params import check_estimator_params, resolve_penalty
-from ._targets import check_cost_matrix, check_soft_targets, looks_like_soft_targets
-from ._threads import kernel_threads
+from ._targets import check_cost_matrix, check_soft_targets, encode_labels, looks_like_soft_targets
+from ._threads import default_threads, kernel_threads, problem_work
 from ._validation import check_sample_weight, combined_weights
 from .backend import min_expected_cost
 from .distributed import fit_dask, is_dask_collection, predict_dask
@@ -86,8 +85,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         Start from the previous ``coef_`` and ``intercept_`` when refitting
         with the same classes and features.
     n_threads : int or None, default=None
-        Threads for the kernels; None uses all cores (or ``n_jobs`` if set).
-        Results are bit-identical for every thread count.
+        Threads for the kernels; None uses all cores (or ``n_jobs`` if set),
+        except one for problems too small to split (below 200,000
+        multiply-adds per pass over the data). Results are bit-identical for
+        every thread count.
     verbose : int, default=0
         If > 0, print what is being fitted, then one aligned line per
         iteration (iteration, objective, optimality measure compared with
@@ -220,8 +221,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
-    def _threads(self):
-        return self.n_threads if self.n_threads is not None else self.n_jobs
+    def _threads(self, X=None):
+        """Threads for the kernels on ``X``: ``n_threads``, else ``n_jobs``, else
+        all cores, or one for a problem too small to split (``default_threads``)."""
+        requested = self.n_threads if self.n_threads is not None else self.n_jobs
+        if X is None:
+            return requested
+        n_classes = self.classes_.shape[0] if hasattr(self, "classes_") else 2
+        return default_threads(requested, problem_work(X, n_classes))
 
     def fit(self, X, y, sample_weight=None):
         """Fit the model.
@@ -303,7 +310,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         penalty = make_penalty(penalty_name, self.C, objective.sum_weights, l1_ratio)
         solve = minimize_lbfgs if self._uses_lbfgs(penalty) else minimize_proximal
         w0 = self._starting_point(objective, classes)
-        with kernel_threads(self._threads()) as n_threads:
+        with kernel_threads(self._fit_threads(objective, n_classes)) as n_threads:
             if self.verbose > 0:
                 print(
                     f"SoftmaxRegression: {data_description}, "
@@ -346,19 +353,18 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
         return unpenalised
 
+    def _fit_threads(self, objective, n_classes):
+        requested = self.n_threads if self.n_threads is not None else self.n_jobs
+        X = getattr(objective, "X", None)  # None for Dask: threads per task there
+        return default_threads(requested, None if X is None else problem_work(X, n_classes))
+
     def _labelled_problem(self, X, y, sample_weight):
         """Validated X, the classes, label codes, weights and target options."""
         X, y = validate_data(
             self, X, y, dtype=[np.float64, np.float32], order="C",
             accept_sparse="csr", ensure_min_samples=1, y_numeric=False,
         )
-        check_classification_targets(y)
-        classes, y_codes = np.unique(y, return_inverse=True)
-        if classes.shape[0] < 2:
-            raise ValueError(
-                "SoftmaxRegression needs samples of at least 2 classes in the "
-                f"data, but the data contains only one class: {classes[0]!r}."
-            )
+        classes, y_codes = encode_labels(y, "SoftmaxRegression")
         sample_weight = combined_weights(sample_weight, self.class_weight, y_codes, classes)
         return X, classes, y_codes, sample_weight, dict(label_smoothing=self.label_smoothing)
 
@@ -378,7 +384,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return X, np.arange(Y.shape[1]), None, sample_weight, dict(soft_targets=Y)
 
     def _warn_if_separable(self, X, y_codes, sample_weight):
-        predicted = linear_predict(X, self.coef_, self._intercept(), self._threads())
+        predicted = linear_predict(X, self.coef_, self._intercept(), self._threads(X))
         if separates_training_data(predicted, y_codes, sample_weight):
             warnings.warn(SEPARABLE_MESSAGE, ConvergenceWarning, stacklevel=3)
 
@@ -465,8 +471,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             dense = self._dense_coef()
             coef = (dense[1] - dense[0])[np.newaxis, :]
             intercept = np.array([self.intercept_[1] - self.intercept_[0]])
-            return linear_scores(X, coef, intercept, self._threads()).ravel()
-        return linear_scores(X, self._dense_coef(), self._intercept(), self._threads())
+            return linear_scores(X, coef, intercept, self._threads(X)).ravel()
+        return linear_scores(X, self._dense_coef(), self._intercept(), self._threads(X))
 
     def predict_proba(self, X):
         """Class probabilities.
@@ -484,7 +490,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if is_dask_collection(X):
             return predict_dask(self, X, "predict_proba")
         X = self._validated_X(X)
-        return linear_proba(X, self._dense_coef(), self._intercept(), self._threads())
+        return linear_proba(X, self._dense_coef(), self._intercept(), self._threads(X))
 
     def predict_log_proba(self, X):
         """Logarithm of the class probabilities, computed stably from the scores.
@@ -503,7 +509,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if is_dask_collection(X):
             return predict_dask(self, X, "predict_log_proba")
         X = self._validated_X(X)
-        return linear_log_proba(X, self._dense_coef(), self._intercept(), self._threads())
+        return linear_log_proba(X, self._dense_coef(), self._intercept(), self._threads(X))
 
     def predict(self, X):
         """Predict the most probable class, or the class of least expected cost.
@@ -525,7 +531,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             return predict_dask(self, X, "predict")
         X = self._validated_X(X)
         if self.cost_matrix is not None:
-            proba = linear_proba(X, self._dense_coef(), self._intercept(), self._threads())
+            proba = linear_proba(X, self._dense_coef(), self._intercept(), self._threads(X))
             return self.classes_[min_expected_cost(proba, self.cost_matrix)]
-        codes = linear_predict(X, self._dense_coef(), self._intercept(), self._threads())
+        codes = linear_predict(X, self._dense_coef(), self._intercept(), self._threads(X))
         return self.classes_[codes]

@@ -25,10 +25,10 @@ from typing import NamedTuple
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_X_y
 
 from ._params import check_estimator_params, resolve_penalty
+from ._targets import encode_labels
 from ._threads import kernel_threads
 from ._validation import combined_weights
 from .objective import make_objective
@@ -153,18 +153,6 @@ def resolve_path_penalty(params):
             "SoftmaxRegression(penalty=None) once."
         )
     return penalty, l1_ratio
-
-
-def encode_labels(y, caller):
-    """Sorted classes and integer codes of ``y``; at least two classes."""
-    check_classification_targets(y)
-    classes, y_codes = np.unique(y, return_inverse=True)
-    if classes.shape[0] < 2:
-        raise ValueError(
-            f"{caller} needs samples of at least 2 classes in the data, but the data "
-            f"contains only one class: {classes[0]!r}."
-        )
-    return classes, y_codes
 
 
 def null_model_start(objective, y_codes, weights):

@@ -191,8 +191,11 @@ def test_n_jobs_sets_threads_when_n_threads_is_none(monkeypatch):
     SoftmaxRegression(n_jobs=1).fit(X, y)
     SoftmaxRegression(n_jobs=-1).fit(X, y)
     SoftmaxRegression(n_jobs=-1, n_threads=1).fit(X, y)
-    SoftmaxRegression().fit(X, y)
-    assert requested == [1, -1, 1, None]
+    SoftmaxRegression().fit(X, y)  # iris: too small to split, one thread
+    rng = np.random.default_rng(0)
+    X_big = rng.standard_normal((20_000, 20))
+    SoftmaxRegression(max_iter=2).fit(X_big, rng.integers(0, 3, 20_000))  # all cores
+    assert requested == [1, -1, 1, 1, None]
 
 
 def test_concurrent_fits_from_python_threads_give_identical_models():

@@ -237,3 +237,37 @@ def test_bad_callback_raises():
     X, y, _, _, _ = make_problem(50, 3, 3)
     with pytest.raises(TypeError, match="callback must be callable"):
         SoftmaxRegression(callback=3).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([3, 1, 3, 7, 1, 1]),
+        np.array([-5, 2, -5, 0], dtype=np.int32),
+        np.array([2**40, 7, 2**40], dtype=np.int64),  # too wide to count: np.unique
+        np.array([0, 1, 1, 0], dtype=np.uint8),
+        np.array(["b", "a", "c", "a"]),
+        np.array([1.0, 3.0, 1.0]),
+    ],
+)
+def test_label_encoding_matches_numpy_unique(y):
+    from fastsoftmax._targets import encode_labels
+
+    classes, codes = encode_labels(y, "test")
+    expected_classes, expected_codes = np.unique(y, return_inverse=True)
+    assert_array_equal(classes, expected_classes)
+    assert classes.dtype == expected_classes.dtype
+    assert_array_equal(codes, expected_codes)
+    assert_array_equal(classes[codes], y)
+
+
+def test_label_encoding_needs_two_classes():
+    from fastsoftmax._targets import encode_labels
+
+    with pytest.raises(ValueError, match="only one class: 4"):
+        encode_labels(np.array([4, 4, 4]), "test")
+
+
+def test_continuous_labels_are_still_refused():
+    with pytest.raises(ValueError, match="continuous"):
+        SoftmaxRegression().fit(np.ones((3, 2)), [0.5, 1.25, 2.75])
