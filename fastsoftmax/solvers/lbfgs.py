@@ -77,42 +77,56 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0, callback
         raise ValueError(
             "L-BFGS needs a smooth penalty (l2 or None); use solver='proximal'."
         )
-    grad = np.empty(objective.n_params)
+    n_params = objective.n_params
+    # On wide data (text, hashed features) every parameter-sized array is as
+    # large as the gradient, and a fit's peak memory counts each one alive at
+    # the same time: keep as few as possible.
+    w_scaled_back = np.empty(n_params) if scale is not None else None
     n_evaluations = 0
     # scipy may return the last trial point's value beside an earlier x (seen
     # when the first line search fails); keep the best point ourselves so the
-    # returned w, objective and gradient always belong together.
-    best = {"value": np.inf, "w": np.array(w0, dtype=float), "grad": None}
+    # returned w, objective and largest gradient entry always belong together.
+    best_w = np.array(w0, dtype=np.float64)
+    best_value = np.inf
+    best_max_abs_grad = np.inf
+    have_best = False
     progress = Progress(objective, verbose, callback)
     n_iter = 0
     stopped = False
 
-    factor = np.ones(objective.n_params) if scale is None else np.asarray(scale, dtype=np.float64)
+    factor = None if scale is None else np.asarray(scale, dtype=np.float64)
 
     def fun(v):
-        nonlocal n_evaluations
+        nonlocal n_evaluations, best_value, best_max_abs_grad, have_best
         n_evaluations += 1
-        w = v / factor if scale is not None else v
+        w = np.divide(v, factor, out=w_scaled_back) if scale is not None else v
+        # A new array each time, handed over to scipy (which keeps a reference
+        # to the last gradient it was given) rather than copied from a buffer.
+        grad = np.empty(n_params)
         value = objective.loss_gradient(w, grad)
         coef, _ = objective.unpack(w)
         grad_coef, _ = objective.unpack(grad)
         value += penalty.value(coef)
         penalty.add_smooth_gradient(coef, grad_coef)
-        # scipy memoises the returned gradient by reference; the buffer is
-        # overwritten by the next evaluation, so hand it a copy (read-only
-        # from here on, so the best point may share it).
-        grad_at_w = grad.copy()
-        if value < best["value"] or best["grad"] is None:
-            best.update(value=value, w=w.copy(), grad=grad_at_w)
-        return value, (grad_at_w if scale is None else grad_at_w / factor)
+        if value < best_value or not have_best:
+            np.copyto(best_w, w)
+            best_value, have_best = value, True
+            # max |g| without an |g| temporary the size of the parameters.
+            best_max_abs_grad = float(np.maximum(grad.max(initial=0.0), -grad.min(initial=0.0)))
+        if scale is not None:
+            np.divide(grad, factor, out=grad)  # the gradient with respect to v
+        return value, grad
 
     def report(intermediate_result):
         nonlocal n_iter, stopped
         n_iter += 1
-        w = intermediate_result.x if scale is None else intermediate_result.x / factor
+        if scale is None:
+            w = intermediate_result.x
+        else:
+            w = np.divide(intermediate_result.x, factor, out=w_scaled_back)
         # The accepted point decreased F, so it is normally the best one seen.
-        if np.array_equal(best["w"], w):
-            optimality = float(np.max(np.abs(best["grad"])))
+        if np.array_equal(best_w, w):
+            optimality = best_max_abs_grad
         else:
             optimality = float("nan")
         if progress.iteration(n_iter, float(intermediate_result.fun), optimality, w):
@@ -122,7 +136,7 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0, callback
             raise StopIteration  # converged: scipy's gtol sees the scaled gradient
 
     result = minimize(
-        fun, np.asarray(w0, dtype=np.float64) * factor, method="L-BFGS-B", jac=True,
+        fun, best_w.copy() if scale is None else best_w * factor, method="L-BFGS-B", jac=True,
         callback=report if (verbose > 0 or callback is not None or scale is not None) else None,
         options={
             "maxiter": max_iter,
@@ -137,8 +151,7 @@ def minimize_lbfgs(objective, penalty, w0, *, tol, max_iter, verbose=0, callback
     # status 0: the gradient or the objective's decrease reached its
     # tolerance; 1: max_iter or maxfun reached; 2: the line search failed.
     # Only the gradient rule counts as convergence: tol has one meaning.
-    w, value, grad_at_w = best["w"], float(best["value"]), best["grad"]
-    max_abs_grad = float(np.max(np.abs(grad_at_w), initial=0.0))
+    w, value, max_abs_grad = best_w, float(best_value), best_max_abs_grad
     # Scaled runs stop themselves on reaching tol (scipy's status 99).
     converged = not stopped and max_abs_grad <= tol
     if stopped:

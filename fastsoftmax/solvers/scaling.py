@@ -56,18 +56,30 @@ def jacobi_scaling(objective, penalty, moments=None):
         moments = compute()
     n_classes = objective.n_classes
     curvature = (n_classes - 1) / n_classes**2
+    # Every class shares a feature's curvature, so the work is done on the
+    # n_features column and the full vector is written once at the end (on
+    # wide data each parameter-sized temporary adds to the fit's peak memory).
     column = curvature * np.asarray(moments, dtype=np.float64) + penalty.smooth_curvature
-    diagonal = np.empty(objective.n_params)
-    coef_diagonal, intercept_diagonal = objective.unpack(diagonal)
-    coef_diagonal[:] = column
-    if intercept_diagonal is not None:
-        intercept_diagonal[:] = curvature
-    largest = diagonal.max()
+    has_intercept = objective.n_params > n_classes * column.shape[0]
+    largest = max(column.max(initial=0.0), curvature if has_intercept else 0.0)
     if not np.isfinite(largest) or largest <= 0:
         return None
     # A feature that is zero everywhere (and unpenalised) has no curvature;
     # its gradient is zero too, so any factor will do.
-    scale = np.sqrt(np.maximum(diagonal, 1e-12 * largest))
-    if scale.max() <= MAX_SPREAD * scale.min():
+    column_scale = np.sqrt(np.maximum(column, 1e-12 * largest))
+    intercept_scale = np.sqrt(curvature) if has_intercept else None
+    scales = [column_scale] + ([np.array([intercept_scale])] if has_intercept else [])
+    smallest = min(part.min() for part in scales if part.size)
+    if max(part.max() for part in scales if part.size) <= MAX_SPREAD * smallest:
         return None
-    return scale / np.exp(np.mean(np.log(scale)))
+    # Geometric mean over all parameters: each class repeats the column.
+    log_sum = n_classes * np.sum(np.log(column_scale))
+    if has_intercept:
+        log_sum += n_classes * np.log(intercept_scale)
+    geometric_mean = np.exp(log_sum / objective.n_params)
+    scale = np.empty(objective.n_params)
+    coef_scale, icpt_scale = objective.unpack(scale)
+    coef_scale[:] = column_scale / geometric_mean
+    if has_intercept:
+        icpt_scale[:] = intercept_scale / geometric_mean
+    return scale
