@@ -26,6 +26,8 @@ with ``S = sum_i s_i`` and targets ``t_i``: ``onehot(y_i)`` for hard labels
 (:mod:`fastsoftmax.penalties`), never here.
 """
 
+import os
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -221,15 +223,35 @@ class DenseObjective(_Objective):
         return self._mean(partials)
 
 
-def sparse_n_ranges(n_features, n_classes):
-    """Row ranges for the CSR kernels: ``N_ROW_RANGES`` unless their gradient
-    partials would exceed ``SPARSE_PARTIALS_BYTES``; at least 2.
+def sparse_n_ranges(n_features, n_classes, n_cores=None):
+    """Row ranges for the CSR kernels.
 
-    Depends on the shape only, so results stay independent of the threads;
-    the price on very wide data is parallelism capped at that many threads.
+    ``N_ROW_RANGES`` while their gradient partials (``n_features * n_classes``
+    float64 each) fit in ``SPARSE_PARTIALS_BYTES``. Wider data gets as many
+    as fit in that budget, but no more than the machine has cores: a range
+    beyond those would add its partial's memory (16 MB at d = 100,000 and
+    K = 20) without adding parallelism. Always at least 2.
+
+    Depends on the shape and the machine only, never on ``n_threads``, so
+    results stay the same for every thread count; the price on very wide
+    data is parallelism capped at that many threads.
+
+    Parameters
+    ----------
+    n_features, n_classes : int
+    n_cores : int, optional
+        The machine's logical CPUs; ``os.cpu_count()`` by default.
+
+    Returns
+    -------
+    int
     """
     per_range = max(1, n_features * n_classes * 8)
-    return int(min(N_ROW_RANGES, max(2, SPARSE_PARTIALS_BYTES // per_range)))
+    if N_ROW_RANGES * per_range <= SPARSE_PARTIALS_BYTES:
+        return N_ROW_RANGES
+    if n_cores is None:
+        n_cores = os.cpu_count() or 1
+    return int(max(2, min(SPARSE_PARTIALS_BYTES // per_range, n_cores, N_ROW_RANGES)))
 
 
 class CsrObjective(_Objective):

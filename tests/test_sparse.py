@@ -146,6 +146,14 @@ def test_wide_data_gets_fewer_ranges_and_bounded_memory():
     from fastsoftmax.objective import sparse_n_ranges
 
     assert sparse_n_ranges(100, 10) == N_ROW_RANGES
+    assert sparse_n_ranges(100, 10, n_cores=1) == N_ROW_RANGES  # small partials: always 32
     wide = sparse_n_ranges(100_000, 20)
     assert 2 <= wide < N_ROW_RANGES
     assert wide * 100_000 * 20 * 8 <= SPARSE_PARTIALS_BYTES
+    # Wide data: the memory budget allows 4 partials of 16 MB; a machine with
+    # fewer cores gets only as many as it can fill, never fewer than 2.
+    per_range = 100_000 * 20 * 8
+    assert sparse_n_ranges(100_000, 20, n_cores=64) == SPARSE_PARTIALS_BYTES // per_range
+    assert sparse_n_ranges(100_000, 20, n_cores=3) == 3
+    assert sparse_n_ranges(100_000, 20, n_cores=2) == 2
+    assert sparse_n_ranges(100_000, 20, n_cores=1) == 2

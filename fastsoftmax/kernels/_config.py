@@ -39,7 +39,8 @@ ROW_BLOCK_BYTES = 256 * 1024
 
 #: Memory budget of the per-range gradient partials of the CSR kernels
 #: (n_ranges * n_features * n_classes float64). Wide sparse data (d in the
-#: hundreds of thousands) gets fewer ranges rather than gigabytes of partials.
+#: hundreds of thousands) gets fewer ranges rather than gigabytes of partials,
+#: and no more of them than the machine has cores (``objective.sparse_n_ranges``).
 SPARSE_PARTIALS_BYTES = 64 * 2**20
 
 #: Bounds on the number of rows in one block. Each gradient tile sums over
