@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    python benchmarks/report.py                      # every suite but textfit (~40 min)
+    python benchmarks/report.py                      # every suite but textfit (~10 min on 2 cores)
     python benchmarks/report.py --suites kernel,predict
     python benchmarks/report.py --suites all         # and the long CSR fits
     python benchmarks/report.py --quick              # a tenth of the rows, for a smoke test
@@ -60,7 +60,7 @@ flops: its bound is `max((bytes of X + bytes of the output) / bandwidth,
 2*n*d*K / GEMM rate)`; the target is within 1.5x. Both libraries predict with
 the same parameters (the last column is their largest difference)."""),
     "fit": ("Fit of the target problem", fit_suite, """\
-L2 fit (C=1, tol=1e-4, max_iter=1000, 2 threads) of 1,000,000 x 100 rows with
+L2 fit (C=1, tol=1e-4, max_iter=1000, 2 threads; best of two fits) of 1,000,000 x 100 rows with
 10 classes: X standard normal, y the arg-max of `X W* + Gumbel noise` with
 `W* ~ N(0, 0.3^2)`. float32 data is given to both libraries as float32.
 Objectives are computed for every fitted model by one float64 function, and

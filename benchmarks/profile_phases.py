@@ -1,0 +1,137 @@
+"""Where one dense loss+gradient evaluation spends its time, phase by phase.
+
+Usage (from the repository root)::
+
+    python benchmarks/profile_phases.py                  # every target shape
+    python benchmarks/profile_phases.py --shapes 1000000x20x3 --threads 1
+
+A phase of the fused kernel cannot be timed from inside it without
+disturbing it, so the kernel is timed cumulatively, one phase more each time,
+over the same row blocks and with the same buffers:
+
+1. ``read X``: a parallel sum over X, the memory floor of any pass;
+2. ``scores``: the score tiles of every row block and nothing else;
+3. ``+ softmax, loss``: the loss-only kernel the line searches use;
+4. ``+ gradient``: the full loss+gradient kernel (``DenseObjective``).
+
+Differences between consecutive lines are the cost a phase adds on top of
+the ones before it. When ``scores`` takes as long as ``read X``, the score
+phase runs at the memory's speed and whatever follows it in a row block adds
+its full compute time: the phases of one thread run one after the other.
+"""
+
+import argparse
+import time
+
+import numba
+import numpy as np
+from machine import measure_machine, roofline_seconds
+from numba import njit, prange
+from problems import KERNEL_SHAPES, evaluation_point, make_problem
+
+from fastsoftmax.kernels._config import JIT_OPTIONS, N_ROW_RANGES
+from fastsoftmax.kernels._partition import range_bounds
+from fastsoftmax.kernels.blocks import block_scores
+from fastsoftmax.objective import DenseObjective
+
+
+@njit(parallel=True, fastmath={"reassoc", "contract"})
+def _read_all(X):
+    total = 0.0
+    for i in prange(X.shape[0]):
+        row_total = 0.0
+        for j in range(X.shape[1]):
+            row_total += X[i, j]
+        total += row_total
+    return total
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def _scores_only(X, Wt, n_classes, row_block):
+    """The score phase of the dense kernels alone: same ranges, blocks, tiles."""
+    n_samples = X.shape[0]
+    checksum = np.zeros(N_ROW_RANGES)
+    for r in prange(N_ROW_RANGES):
+        start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
+        St = np.empty((Wt.shape[1], row_block), dtype=X.dtype)
+        for b0 in range(start, stop, row_block):
+            n_rows = min(row_block, stop - b0)
+            block_scores(X, b0, n_rows, Wt, St, n_classes)
+            # Read one score so the work cannot be dropped as unused.
+            checksum[r] += St[0, 0]
+    return checksum
+
+
+def _best(function, repeats):
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def profile_shape(n, d, K, dtype, machine, repeats=5):
+    """Cumulative phase times of one evaluation, in seconds.
+
+    Returns
+    -------
+    dict
+        ``bound``, ``read``, ``scores``, ``loss`` and ``loss_gradient``.
+    """
+    X64, y = make_problem(n, d, K)
+    X = X64.astype(dtype, copy=False)
+    del X64
+    objective = DenseObjective(X, y, None, K, True)
+    coef, intercept = evaluation_point(K, d)
+    w = objective.pack(coef, intercept)
+    grad = np.empty(objective.n_params)
+    _, Wt, _ = objective._kernel_params(w)
+    row_block = objective.layout.row_block
+    phases = {
+        "read": lambda: _read_all(X),
+        "scores": lambda: _scores_only(X, Wt, K, row_block),
+        "loss": lambda: objective.loss(w),
+        "loss_gradient": lambda: objective.loss_gradient(w, grad),
+    }
+    times = {"bound": roofline_seconds(n, d, K, X.itemsize, machine)}
+    for name, function in phases.items():
+        function()  # compile and touch outside the timing
+        times[name] = _best(function, repeats)
+    return times
+
+
+def _parse_shape(text):
+    n, d, K = (int(part) for part in text.lower().split("x"))
+    return n, d, K
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shapes", default=None,
+                        help="comma-separated NxDxK (default: the target shapes)")
+    parser.add_argument("--dtypes", default="float64,float32")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    shapes = ([_parse_shape(s) for s in args.shapes.split(",")] if args.shapes
+              else KERNEL_SHAPES)
+    machine = measure_machine(n_threads=args.threads)
+    numba.set_num_threads(args.threads)
+    print(f"{args.threads} thread(s); read bandwidth {machine['read_bandwidth_GB_s']:.1f} GB/s, "
+          f"GEMM {machine['gemm_GFLOP_s_float64']:.0f} / {machine['gemm_GFLOP_s_float32']:.0f} "
+          "GFLOP/s (float64 / float32)\n")
+    print("| shape | dtype | bound | read X | scores | + softmax, loss | + gradient "
+          "| x bound |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n, d, K in shapes:
+        for dtype in args.dtypes.split(","):
+            t = profile_shape(n, d, K, dtype, machine)
+            cells = [f"{t[key] * 1e3:.1f} ms"
+                     for key in ("bound", "read", "scores", "loss", "loss_gradient")]
+            print(f"| {n:,} x {d}, K={K} | {dtype} | " + " | ".join(cells)
+                  + f" | {t['loss_gradient'] / t['bound']:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
