@@ -32,7 +32,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from .kernels._config import N_ROW_RANGES, SPARSE_PARTIALS_BYTES
-from .kernels._partition import range_bounds
 from .kernels.blocks import label_weight_totals
 from .kernels.dense import (
     KernelLayout,
@@ -154,7 +153,7 @@ class DenseObjective(_Objective):
             self._label_totals = np.empty((0, K))
         else:
             self._label_totals = label_weight_totals(
-                self.y, self.sample_weight, K, self.smoothing, N_ROW_RANGES, range_bounds
+                self.y, self.sample_weight, K, self.smoothing, N_ROW_RANGES
             )
 
     def _kernel_params(self, w):

@@ -142,15 +142,30 @@ def test_prediction_blocks(dtype, n_classes):
 
 
 def test_label_weight_totals_per_range():
-    from fastsoftmax.kernels._partition import range_bounds
-
     y = np.array([0, 2, 2, 1, 0, 2, 1])
     w = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
-    totals = label_weight_totals(y, w, 3, 0.25, 2, range_bounds)
+    totals = label_weight_totals(y, w, 3, 0.25, 2)
     # Ranges [0, 3) and [3, 7).
     assert_allclose(totals, 0.75 * np.array([[1.0, 0.0, 5.0], [5.0, 11.0, 6.0]]))
-    unweighted = label_weight_totals(y, np.empty(0), 3, 0.0, 2, range_bounds)
+    unweighted = label_weight_totals(y, np.empty(0), 3, 0.0, 2)
     assert_allclose(unweighted, [[1, 0, 2], [1, 2, 1]])
+
+
+def test_label_weight_totals_match_bincount_per_range():
+    from fastsoftmax.kernels._partition import range_bounds
+
+    rng = np.random.default_rng(3)
+    n, K, n_ranges = 10_007, 7, 32
+    y = rng.integers(0, K, n)
+    for weights in (rng.random(n), rng.random(n).astype(np.float32)):
+        totals = label_weight_totals(y, weights, K, 0.1, n_ranges)
+        for r in range(n_ranges):
+            start, stop = range_bounds(n, n_ranges, r)
+            expected = (1 - 0.1) * np.bincount(
+                y[start:stop], weights=weights[start:stop].astype(np.float64), minlength=K
+            )
+            # Both sum in row order in float64: the same bits.
+            assert_array_equal(totals[r], expected)
 
 
 def test_gradient_class_tile_pads_least():

@@ -30,9 +30,10 @@ float64 partials, and losses are summed in float64.
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ._config import JIT_OPTIONS
+from ._partition import range_bounds
 from .elementary import fast_exp, fast_log
 from .simd import REGISTER_UNITS, UNIT_BYTES, TileSpan, make_tile
 
@@ -338,32 +339,44 @@ def block_gradient(St, X, b0, n_rows, class_tile, G, next_rows):
 # -- softmax on class-major scores -------------------------------------------
 
 
-def label_weight_totals(y, sample_weight, n_classes, smoothing, n_ranges, range_bounds):
+@njit(parallel=True, cache=True, **JIT_OPTIONS)
+def label_weight_totals(y, sample_weight, n_classes, smoothing, n_ranges):
     """``(1 - smoothing) * sum of s_i`` over the rows of each range with label ``k``.
 
     The part of the intercept gradient that :func:`block_softmax_loss` leaves
-    out for hard labels, per row range; it depends on the data only.
+    out for hard labels, per row range; it depends on the data only. The
+    ranges are those of :func:`~fastsoftmax.kernels._partition.range_bounds`,
+    counted in parallel, each in row order (the same bits for any thread
+    count).
 
     Parameters
     ----------
-    y : ndarray of shape (n_samples,), integer class codes
+    y : ndarray of shape (n_samples,), integer class codes in [0, n_classes)
     sample_weight : ndarray of shape (n_samples,) or (0,)
     n_classes, n_ranges : int
     smoothing : float
-    range_bounds : callable
-        ``range_bounds(n_samples, n_ranges, r) -> (start, stop)``.
 
     Returns
     -------
     ndarray of shape (n_ranges, n_classes), float64
     """
     n_samples = y.shape[0]
+    weighted = sample_weight.shape[0] > 0
     totals = np.zeros((n_ranges, n_classes))
-    for r in range(n_ranges):
+    for r in prange(n_ranges):
         start, stop = range_bounds(n_samples, n_ranges, r)
-        weights = sample_weight[start:stop] if sample_weight.shape[0] else None
-        totals[r] = np.bincount(y[start:stop], weights=weights, minlength=n_classes)
-    return (1 - smoothing) * totals
+        totals_r = totals[r]
+        if weighted:
+            for i in range(start, stop):
+                totals_r[y[i]] += np.float64(sample_weight[i])
+        else:
+            for i in range(start, stop):
+                totals_r[y[i]] += 1.0
+        for k in range(n_classes):
+            totals_r[k] *= 1.0 - smoothing
+    return totals
+
+
 # Per-block arrays are sliced to the block first: indexing with ``b0 + i``
 # makes Numba check for negative indices, which stops LLVM from vectorising.
 
