@@ -21,8 +21,9 @@ def column_max_abs(X):
     """Largest absolute value of every column, without a copy of X.
 
     Dense X is scanned in slices of about 4 MiB through one reused buffer,
-    so the extra memory is bounded whatever the size of X (a memory-mapped X
-    stays on disk).
+    and the stored entries of sparse X in pieces of the same size, so the
+    extra memory is bounded whatever the size of X (a memory-mapped X stays
+    on disk; scipy's ``abs(X).max(axis=0)`` would make two copies of a CSR X).
 
     Parameters
     ----------
@@ -32,9 +33,15 @@ def column_max_abs(X):
     -------
     ndarray of shape (n_features,), float64
     """
-    if sp.issparse(X):
-        return np.asarray(abs(X).max(axis=0).todense(), dtype=np.float64).ravel()
     n_samples, n_features = X.shape
+    if sp.issparse(X):
+        # Implicit zeros count as 0, which the zero start already is.
+        result = np.zeros(n_features)
+        step = max(1, _CHUNK_BYTES // 8)
+        for start in range(0, X.data.shape[0], step):
+            magnitudes = np.abs(X.data[start:start + step]).astype(np.float64, copy=False)
+            np.maximum.at(result, X.indices[start:start + step], magnitudes)
+        return result
     result = np.zeros(n_features)
     rows = max(1, _CHUNK_BYTES // (8 * max(1, n_features)))
     buffer = np.empty((min(rows, n_samples), n_features))

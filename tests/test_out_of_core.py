@@ -117,3 +117,35 @@ def test_column_max_abs_scans_in_bounded_slices_and_equals_numpy():
     expected = np.abs(X).max(axis=0).astype(np.float64)
     np.testing.assert_array_equal(column_max_abs(X), expected)
     np.testing.assert_array_equal(column_max_abs(X[:0]), np.zeros(1000))
+
+
+def test_column_max_abs_of_csr_in_pieces_equals_dense():
+    # Sparse X: the stored entries in pieces of _CHUNK_BYTES (no copy of X),
+    # with explicit zeros, duplicates, negative-only and empty columns.
+    import scipy.sparse as sp
+
+    from fastsoftmax import _diagnostics
+
+    rng = np.random.default_rng(1)
+    n_samples, n_features = 3000, 700
+    dense = np.where(rng.random((n_samples, n_features)) < 0.3,
+                     rng.standard_normal((n_samples, n_features)), 0.0)
+    dense[:, 5] = -np.abs(dense[:, 5])  # only negative entries
+    dense[:, 9] = 0.0  # empty column
+    X = sp.csr_matrix(dense)
+    X.data[:10] = 0.0  # explicit zeros
+    dense = X.toarray()
+    duplicated = sp.csr_matrix((np.r_[X.data, -7.0, 2.0], np.r_[X.indices, 3, 3],
+                                np.r_[X.indptr[:-1], X.indptr[-1] + 2]), shape=X.shape)
+    expected = np.abs(dense).max(axis=0)
+    saved = _diagnostics._CHUNK_BYTES
+    try:
+        _diagnostics._CHUNK_BYTES = 8 * 1000  # several pieces of 1,000 entries
+        np.testing.assert_array_equal(_diagnostics.column_max_abs(X), expected)
+        np.testing.assert_array_equal(_diagnostics.column_max_abs(X.astype(np.float32)),
+                                      expected.astype(np.float32).astype(np.float64))
+        with_duplicates = expected.copy()
+        with_duplicates[3] = max(expected[3], 7.0)
+        np.testing.assert_array_equal(_diagnostics.column_max_abs(duplicated), with_duplicates)
+    finally:
+        _diagnostics._CHUNK_BYTES = saved
