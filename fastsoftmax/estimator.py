@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import assert_all_finite, check_is_fitted, validate_data
 
 from ._diagnostics import SEPARABLE_MESSAGE, feature_scale_hint, separates_training_data
 from ._params import check_estimator_params, resolve_penalty
@@ -272,12 +272,18 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             objective, classes,
             f"{X.shape[0]} x {X.shape[1]} {'CSR' if sp.issparse(X) else 'dense'} {X.dtype} data",
             scale_hint=lambda: feature_scale_hint(X),
+            # Dense X was validated without the NaN/inf scan (_labelled_problem).
+            check_finite=None if sp.issparse(X) else lambda: assert_all_finite(
+                X, input_name="X", estimator_name=type(self).__name__
+            ),
         )
         if unpenalised and y_codes is not None and not self.label_smoothing:
             self._warn_if_separable(X, y_codes, sample_weight)
         return self
 
-    def _fit_objective(self, objective, classes, data_description, scale_hint, stacklevel=3):
+    def _fit_objective(
+        self, objective, classes, data_description, scale_hint, stacklevel=3, check_finite=None,
+    ):
         """Minimise ``F`` on any data source and store the solution.
 
         Shared by in-memory and Dask fits: ``objective`` is any object with
@@ -296,6 +302,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             when the fit does not converge.
         stacklevel : int, default=3
             Of the ``ConvergenceWarning``: 3 points at the caller of ``fit``.
+        check_finite : callable or None, default=None
+            For data not yet scanned for NaN and inf: raises if the data hold
+            any. Called only when the objective's feature second moments (one
+            parallel pass, which the L-BFGS rescaling needs anyway) are not
+            all finite, which any NaN or inf in the data makes them.
 
         Returns
         -------
@@ -318,10 +329,22 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     f"solver={solve.__name__.removeprefix('minimize_')}, "
                     f"tol={self.tol}, {n_threads} threads", flush=True,
                 )
+            moments = None
+            if hasattr(objective, "feature_second_moments") and (
+                solve is minimize_lbfgs or check_finite is not None
+            ):
+                moments = objective.feature_second_moments()
+                # Finite moments prove the data finite; the converse does not
+                # hold (a huge finite value squares to inf), so look closer.
+                if check_finite is not None and not np.all(np.isfinite(moments)):
+                    check_finite()
+            elif check_finite is not None:
+                check_finite()
             # L-BFGS works on diagonally scaled parameters when their
             # curvatures differ widely (solvers/scaling.py).
             options = (
-                {"scale": jacobi_scaling(objective, penalty)} if solve is minimize_lbfgs else {}
+                {"scale": jacobi_scaling(objective, penalty, moments)}
+                if solve is minimize_lbfgs else {}
             )
             result = solve(
                 objective, penalty, w0, tol=self.tol, max_iter=self.max_iter,
@@ -360,9 +383,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     def _labelled_problem(self, X, y, sample_weight):
         """Validated X, the classes, label codes, weights and target options."""
+        # Dense X is not scanned for NaN/inf here: the fit learns it from the
+        # feature second moments it computes anyway (one read of X saved).
         X, y = validate_data(
             self, X, y, dtype=[np.float64, np.float32], order="C",
             accept_sparse="csr", ensure_min_samples=1, y_numeric=False,
+            ensure_all_finite=sp.issparse(X),
         )
         classes, y_codes = encode_labels(y, "SoftmaxRegression")
         sample_weight = combined_weights(sample_weight, self.class_weight, y_codes, classes)
@@ -377,7 +403,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             )
         X = validate_data(
             self, X, dtype=[np.float64, np.float32], order="C", accept_sparse="csr",
-            ensure_min_samples=1,
+            ensure_min_samples=1, ensure_all_finite=sp.issparse(X),
         )
         Y = check_soft_targets(Y, X.shape[0], self.label_smoothing)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])

@@ -117,6 +117,34 @@ def test_prediction_input_is_checked(method):
         getattr(clf, method)(X0[0])
 
 
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("penalty", ["l2", "l1"])
+def test_non_finite_fit_input_is_found_from_the_second_moments(value, dtype, penalty):
+    # Dense X is validated without a NaN/inf scan; the fit's one pass for the
+    # feature second moments must find any non-finite entry, also in a row of
+    # weight zero, with soft targets and for the proximal solver.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((600, 5)).astype(dtype)
+    y = np.arange(600) % 3
+    message = "NaN" if np.isnan(value) else "infinity"
+    for position in [(0, 0), (311, 2), (599, 4)]:
+        bad = _with(X, position, value)
+        with pytest.raises(ValueError, match=message):
+            SoftmaxRegression(penalty=penalty).fit(bad, y)
+        weights = np.ones(600)
+        weights[position[0]] = 0.0
+        with pytest.raises(ValueError, match=message):
+            SoftmaxRegression(penalty=penalty).fit(bad, y, sample_weight=weights)
+        with pytest.raises(ValueError, match=message):
+            SoftmaxRegression(penalty=penalty).fit(bad, np.eye(3)[y])
+    # Finite values whose squares overflow are not an error.
+    huge = _with(X.astype(np.float64), (5, 1), 1e200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        SoftmaxRegression(penalty=penalty, max_iter=3).fit(huge, y)
+
+
 @pytest.mark.parametrize("method", ["predict", "predict_proba", "predict_log_proba",
                                     "decision_function"])
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
