@@ -84,8 +84,8 @@ fit (20,000 x 100, 10 classes) and `predict_proba` of a process against the
 second, with the compiled kernels in Numba's cache ("warm") and with an empty
 cache ("cold compile")."""),
     "penalties": ("Sparse models beside saga", penalties_suite, """\
-200,000 x 100, 10 classes, half of the true coefficients zero, C = 0.01, one
-fit each, 2 threads. Objectives are computed for every model by one NumPy
+200,000 x 100, 10 classes, half of the true coefficients zero, C = 0.01, best
+of two fits each, 2 threads. Objectives are computed for every model by one NumPy
 function. saga's `tol` bounds the change of the coefficients, fastsoftmax's
 the largest entry of the least-norm subgradient; at the same 1e-4 saga's
 objective is the lower one, so the tol = 1e-6 fit is the fair comparison: it
