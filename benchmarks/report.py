@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    python benchmarks/report.py                      # every suite but textfit (~10 min on 2 cores)
+    python benchmarks/report.py                      # every suite but textfit (~11 min on 2 cores)
     python benchmarks/report.py --suites kernel,predict
     python benchmarks/report.py --suites all         # and the long CSR fits
     python benchmarks/report.py --quick              # a tenth of the rows, for a smoke test
@@ -23,6 +23,7 @@ others (including hand-written ones) as they are; plots go to docs/img/.
 """
 
 import argparse
+import importlib.metadata
 import os
 import platform
 import subprocess
@@ -67,7 +68,9 @@ Objectives are computed for every fitted model by one float64 function, and
 so is the largest gradient entry that `tol` bounds. Evaluations count the
 calls of each library's loss-and-gradient function. Targets: at least 6x
 (float64) and 7x (float32) faster than scikit-learn at an objective no
-worse."""),
+worse. scikit-learn-intelex (a third row when installed, `pip install -e
+".[bench]"`) stops by its own rule for `tol`, not the gradient bound: read
+its objective and gradient columns beside its time."""),
     "scaling": ("Fit time against n", scaling_suite, """\
 The same problem (float64) cut to its first n rows."""),
     "memory": ("Memory of a fit", memory_suite, """\
@@ -129,10 +132,14 @@ def machine_description():
 
     import fastsoftmax
 
+    try:
+        intelex = f", scikit-learn-intelex {importlib.metadata.version('scikit-learn-intelex')}"
+    except importlib.metadata.PackageNotFoundError:
+        intelex = ""
     return (
         f"{cpu}, {os.cpu_count()} cores, {memory_gib:.0f} GiB; Python "
         f"{platform.python_version()}, NumPy {np.__version__}, SciPy {scipy.__version__}, "
-        f"Numba {numba.__version__}, scikit-learn {sklearn.__version__}, fastsoftmax "
+        f"Numba {numba.__version__}, scikit-learn {sklearn.__version__}{intelex}, fastsoftmax "
         f"{fastsoftmax.__version__}; every measurement on 2 threads."
     )
 
