@@ -31,6 +31,7 @@ import os
 import numpy as np
 import scipy.sparse as sp
 
+from ._threads import parallel_launch_guard
 from .kernels._config import N_ROW_RANGES, SPARSE_PARTIALS_BYTES
 from .kernels.blocks import label_weight_totals
 from .kernels.dense import (
@@ -152,9 +153,13 @@ class DenseObjective(_Objective):
         if self.soft_targets.shape[0] > 0:
             self._label_totals = np.empty((0, K))
         else:
-            self._label_totals = label_weight_totals(
-                self.y, self.sample_weight, K, self.smoothing, N_ROW_RANGES
-            )
+            # A parallel kernel that may run outside kernel_threads (objectives
+            # are built before a fit takes its threads): guarded for the
+            # thread-unsafe workqueue layer.
+            with parallel_launch_guard():
+                self._label_totals = label_weight_totals(
+                    self.y, self.sample_weight, K, self.smoothing, N_ROW_RANGES
+                )
 
     def _kernel_params(self, w):
         """``(coef, Wt, intercept)``: coef a float64 view of ``w``, the others in X's dtype."""
