@@ -31,7 +31,6 @@ import os
 import numpy as np
 import scipy.sparse as sp
 
-from ._threads import parallel_launch_guard
 from .kernels._config import N_ROW_RANGES, SPARSE_PARTIALS_BYTES
 from .kernels.blocks import label_weight_totals
 from .kernels.dense import (
@@ -150,16 +149,12 @@ class DenseObjective(_Objective):
         # The kernels take the coefficients transposed and padded, in X's dtype.
         self._coef_t = transposed_coef(np.zeros((K, d)), X.dtype)
         self._intercept_cast = np.empty(K, dtype=X.dtype)
-        if self.soft_targets.shape[0] > 0:
-            self._label_totals = np.empty((0, K))
-        else:
-            # A parallel kernel that may run outside kernel_threads (objectives
-            # are built before a fit takes its threads): guarded for the
-            # thread-unsafe workqueue layer.
-            with parallel_launch_guard():
-                self._label_totals = label_weight_totals(
-                    self.y, self.sample_weight, K, self.smoothing, N_ROW_RANGES
-                )
+        # Per-range label totals (hard labels) are computed by a parallel
+        # kernel at the first loss_gradient call, which runs inside the
+        # caller's kernel_threads: objectives are built before a fit or a Dask
+        # task takes its threads, and a parallel launch here would run on
+        # every core (and unguarded under the workqueue layer).
+        self._label_totals = np.empty((0, K)) if self.soft_targets.shape[0] > 0 else None
 
     def _kernel_params(self, w):
         """``(coef, Wt, intercept)``: coef a float64 view of ``w``, the others in X's dtype."""
@@ -185,6 +180,10 @@ class DenseObjective(_Objective):
         """
         coef, coef_t, intercept = self._kernel_params(w)
         layout = self.layout
+        if self._label_totals is None:
+            self._label_totals = label_weight_totals(
+                self.y, self.sample_weight, self.n_classes, self.smoothing, N_ROW_RANGES
+            )
         loss_partials = dense_loss_gradient(
             self.X, self.y, self.soft_targets, self.smoothing, self.sample_weight, coef_t,
             intercept, self.n_classes, layout.row_block, layout.class_tile,
