@@ -21,11 +21,10 @@ its full compute time: the phases of one thread run one after the other.
 """
 
 import argparse
-import time
 
 import numba
 import numpy as np
-from machine import _parallel_sum, measure_machine, roofline_seconds
+from machine import _best_time, _parallel_sum, measure_machine, roofline_seconds
 from numba import njit, prange
 from problems import KERNEL_SHAPES, evaluation_point, make_problem
 
@@ -49,15 +48,6 @@ def _scores_only(X, Wt, n_classes, row_block):
             # Read one score so the work cannot be dropped as unused.
             checksum[r] += St[0, 0]
     return checksum
-
-
-def _best(function, repeats):
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def profile_shape(n, d, K, dtype, machine, repeats=5):
@@ -87,7 +77,7 @@ def profile_shape(n, d, K, dtype, machine, repeats=5):
     times = {"bound": roofline_seconds(n, d, K, X.itemsize, machine)}
     for name, function in phases.items():
         function()  # compile and touch outside the timing
-        times[name] = _best(function, repeats)
+        times[name] = _best_time(function, repeats)
     return times
 
 
