@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from proc_status import status_kib
 
 N_FEATURES, N_CLASSES, SEED = 100, 10, 0
 BLOCK_ROWS = 100_000
@@ -59,11 +60,7 @@ def write_problem(directory, gib):
 
 def status(field):
     """A ``/proc/self/status`` field in bytes (``RssAnon``, ``RssFile``, ``VmHWM``)."""
-    with open("/proc/self/status") as lines:
-        for line in lines:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise KeyError(field)
+    return status_kib(field) * 1024
 
 
 class PeakAnon:

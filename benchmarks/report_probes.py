@@ -19,13 +19,7 @@ import json
 import time
 import warnings
 
-
-def _status_kib(field):
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
+from proc_status import reset_peak_resident, status_kib
 
 
 def _model(impl, max_iter):
@@ -50,15 +44,14 @@ def memory_probe(impl, data_path, max_iter):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _model(impl, 2).fit(X[:2000], y[:2000])
-    with open("/proc/self/clear_refs", "w") as clear:
-        clear.write("5")  # resets VmHWM to the current resident size
-    baseline = _status_kib("VmRSS")
+    reset_peak_resident()
+    baseline = status_kib("VmRSS")
     start = time.perf_counter()
     with threadpool_limits(limits=2), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.fit(X, y)
     elapsed = time.perf_counter() - start
-    peak = _status_kib("VmHWM")
+    peak = status_kib("VmHWM")
     return dict(
         impl=impl, n_samples=X.shape[0], x_mib=X.nbytes / 2**20,
         baseline_mib=baseline / 1024, peak_beyond_mib=(peak - baseline) / 1024,

@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 
+from proc_status import reset_peak_resident, status_kib
+
 
 def fit_once(library, dtype, max_iter):
     """Fit one library in this process and return its measurements."""
@@ -35,9 +37,8 @@ def fit_once(library, dtype, max_iter):
         from sklearn.linear_model import LogisticRegression
 
         model = LogisticRegression(C=1.0, tol=1e-4, max_iter=max_iter)
-    with open("/proc/self/clear_refs", "w") as clear:
-        clear.write("5")  # VmHWM := current resident size
-    baseline_kib = _status_kib("VmRSS")
+    reset_peak_resident()  # VmHWM := current resident size
+    baseline_kib = status_kib("VmRSS")
     with threadpool_limits(limits=2):
         start = time.perf_counter()
         model.fit(X, y)
@@ -47,17 +48,9 @@ def fit_once(library, dtype, max_iter):
     )[0]
     return dict(
         library=library, dtype=dtype, seconds=seconds, n_iter=int(np.max(model.n_iter_)),
-        objective=objective, peak_beyond_mib=(_status_kib("VmHWM") - baseline_kib) / 1024,
+        objective=objective, peak_beyond_mib=(status_kib("VmHWM") - baseline_kib) / 1024,
         resident_before_fit_mib=baseline_kib / 1024,
     )
-
-
-def _status_kib(field):
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def main():
