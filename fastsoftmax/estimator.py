@@ -334,11 +334,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 solve is minimize_lbfgs or check_finite is not None
             ):
                 moments = objective.feature_second_moments()
-                # Finite moments prove the data finite; the converse does not
-                # hold (a huge finite value squares to inf), so look closer.
-                if check_finite is not None and not np.all(np.isfinite(moments)):
-                    check_finite()
-            elif check_finite is not None:
+            # Finite moments prove the data finite; the converse does not hold
+            # (a huge finite value squares to inf), so then look closer.
+            if check_finite is not None and (moments is None or not np.all(np.isfinite(moments))):
                 check_finite()
             # L-BFGS works on diagonally scaled parameters when their
             # curvatures differ widely (solvers/scaling.py).

@@ -254,7 +254,7 @@ def sparse_n_ranges(n_features, n_classes, n_cores=None):
         return N_ROW_RANGES
     if n_cores is None:
         n_cores = os.cpu_count() or 1
-    return int(max(2, min(SPARSE_PARTIALS_BYTES // per_range, n_cores, N_ROW_RANGES)))
+    return int(max(2, min(SPARSE_PARTIALS_BYTES // per_range, n_cores)))
 
 
 class CsrObjective(_Objective):

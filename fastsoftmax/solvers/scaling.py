@@ -68,9 +68,8 @@ def jacobi_scaling(objective, penalty, moments=None):
     # its gradient is zero too, so any factor will do.
     column_scale = np.sqrt(np.maximum(column, 1e-12 * largest))
     intercept_scale = np.sqrt(curvature) if has_intercept else None
-    scales = [column_scale] + ([np.array([intercept_scale])] if has_intercept else [])
-    smallest = min(part.min() for part in scales if part.size)
-    if max(part.max() for part in scales if part.size) <= MAX_SPREAD * smallest:
+    distinct = np.append(column_scale, intercept_scale) if has_intercept else column_scale
+    if distinct.max() <= MAX_SPREAD * distinct.min():
         return None
     # Geometric mean over all parameters: each class repeats the column.
     log_sum = n_classes * np.sum(np.log(column_scale))
