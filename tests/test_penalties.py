@@ -12,6 +12,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from fastsoftmax import SoftmaxRegression
+from fastsoftmax.penalties import (
+    ElasticNetPenalty,
+    GroupLassoPenalty,
+    L2Penalty,
+    NoPenalty,
+)
 
 from . import reference as ref
 
@@ -180,3 +186,65 @@ def test_binary_l1_matches_sklearn_at_same_C():
         ).fit(X, y)
     assert_allclose(ours.coef_[1] - ours.coef_[0], theirs.coef_[0], atol=1e-5)
     assert_array_equal(ours.coef_[1] == 0, theirs.coef_[0] == 0)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 4, 7])
+@pytest.mark.parametrize(
+    "penalty",
+    [L2Penalty(0.3), ElasticNetPenalty(l1=0.2), ElasticNetPenalty(l1=0.2, l2=0.2),
+     ElasticNetPenalty(l1=1e-3, l2=2.0), ElasticNetPenalty(l1=2.0, l2=1e-3),
+     GroupLassoPenalty(0.5), NoPenalty()],
+    ids=["l2", "l1", "elasticnet", "mostly-l2", "mostly-l1", "group_lasso", "none"],
+)
+def test_column_shift_minimises_the_penalty_along_the_flat_direction(n_classes, penalty):
+    rng = np.random.default_rng(n_classes)
+    coef = rng.normal(size=(n_classes, 40))
+    coef[:, :5] = 0.0  # all-zero columns
+    coef[0, 5:10] = coef[1, 5:10]  # ties
+    coef[rng.random(coef.shape) < 0.2] = 0.0
+    shift = penalty.column_shift(coef)
+    assert shift.shape == (coef.shape[1],)
+    for j in range(coef.shape[1]):
+        column = coef[:, j:j + 1]
+
+        def phi(c, column=column):
+            return penalty.value(column - c)
+
+        best = phi(shift[j])
+        slack = 1e-13 * max(1.0, best)
+        # phi is convex in c: no better point nearby means no better point
+        # anywhere. The kinks are checked as well.
+        for delta in (1e-7, 1e-4, 1e-1):
+            assert best <= min(phi(shift[j] - delta), phi(shift[j] + delta)) + slack
+        assert best <= min(phi(c) for c in column.ravel()) + slack
+        # Of several minimisers, the one nearest 0: moving towards 0 costs.
+        if shift[j] != 0:
+            assert phi(shift[j] - np.sign(shift[j]) * min(1e-4, abs(shift[j]))) > best
+
+
+def test_column_shift_of_elastic_net_against_a_scalar_minimiser():
+    from scipy.optimize import minimize_scalar
+
+    rng = np.random.default_rng(0)
+    penalty = ElasticNetPenalty(l1=0.3, l2=0.7)
+    coef = rng.normal(size=(10, 25))
+    shift = penalty.column_shift(coef)
+    for j in range(coef.shape[1]):
+        found = minimize_scalar(lambda c: penalty.value(coef[:, j:j + 1] - c),
+                                bounds=(-3, 3), method="bounded", options={"xatol": 1e-12})
+        assert shift[j] == pytest.approx(found.x, abs=1e-7)
+
+
+@pytest.mark.parametrize("penalty, l1_ratio", NON_SMOOTH)
+def test_a_start_off_the_best_column_shift_converges_at_once(penalty, l1_ratio):
+    # The loss is the same for every constant added to a column of coef, so
+    # a start at the optimum plus such constants is the optimum for the
+    # loss; the solver moves the columns back before its first step.
+    X, y = _scaled(load_iris)
+    clf = SoftmaxRegression(C=0.05, penalty=penalty, l1_ratio=l1_ratio, tol=1e-8,
+                            max_iter=5000, warm_start=True).fit(X, y)
+    optimum = clf.objective_
+    clf.coef_ = clf.coef_ + np.random.default_rng(0).normal(size=X.shape[1])
+    clf.fit(X, y)
+    assert clf.n_iter_[0] == 0
+    assert clf.objective_ == pytest.approx(optimum, rel=1e-12)

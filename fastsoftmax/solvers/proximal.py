@@ -13,6 +13,14 @@ Each outer iteration
    (Armijo on ``g.d + h(w + d) - h(w)``), trying the full step first with the
    loss-and-gradient kernel and shorter steps with the loss-only kernel.
 
+After every accepted step, each column of the coefficients is moved to its
+best shift (``penalty.column_shift``): the softmax loss and its gradient do
+not change when a constant is added to every class of one feature, so the
+move lowers ``F`` exactly, with no pass over the data. Without it the model
+has no curvature along those directions (none at all for L1) and the columns
+drift there by small steps: 60 iterations against 23 for the elastic-net
+problem of the benchmark suite, 39 against 23 for L1.
+
 Stopping rule, the same idea as L-BFGS's: stop when the largest absolute
 entry of the least-norm subgradient of ``F`` at the current point (the
 gradient for smooth coordinates such as the intercept) is at most ``tol``.
@@ -131,6 +139,32 @@ class _Problem:
         self.penalty.prox(coef, step, coef_out)
         return out
 
+    def shift_columns(self, w, grad):
+        """Move every column of coef in ``w`` to its best shift, in place.
+
+        ``grad`` (the gradient of ``f`` at ``w``) is updated in place: the
+        loss's part is unchanged by the shift, the smooth penalty's is not.
+
+        Returns
+        -------
+        float
+            The change in ``f`` (zero or negative).
+        """
+        coef, _ = self.objective.unpack(w)
+        shift = self.penalty.column_shift(coef)
+        if not np.any(shift):
+            return 0.0
+        grad_coef, _ = self.objective.unpack(grad)
+        before = self.penalty.smooth_value(coef)
+        smooth_grad = np.zeros_like(coef)
+        self.penalty.add_smooth_gradient(coef, smooth_grad)
+        grad_coef -= smooth_grad
+        coef -= shift
+        smooth_grad[...] = 0.0
+        self.penalty.add_smooth_gradient(coef, smooth_grad)
+        grad_coef += smooth_grad
+        return self.penalty.smooth_value(coef) - before
+
     def optimality(self, w, grad):
         """Largest absolute entry of the least-norm subgradient of F at w."""
         residual = grad.copy()
@@ -217,6 +251,7 @@ def minimize_proximal(
     grad = np.empty_like(w)
     grad_new = np.empty_like(w)
     f = problem.f_and_grad(w, grad)
+    f += problem.shift_columns(w, grad)
     h = problem.h(w)
     converged = False
     message = f"the iteration limit was reached (max_iter={max_iter})"
@@ -264,6 +299,8 @@ def minimize_proximal(
             break
         if backtracks:
             f_new = problem.f_and_grad(w_new, grad_new)
+        f_new += problem.shift_columns(w_new, grad_new)
+        h_new = problem.h(w_new)
 
         hessian.update(w_new - w, grad_new - grad)
         decrease_made = (f + h) - (f_new + h_new)
