@@ -91,7 +91,7 @@ cache ("cold compile")."""),
 of two fits each, 2 threads. Objectives are computed for every model by one NumPy
 function. saga's `tol` bounds the change of the coefficients, fastsoftmax's
 the largest entry of the least-norm subgradient; at the same 1e-4 saga's
-objective is the lower one, so the tol = 1e-6 fit is the fair comparison: it
+objective is the lower one, so the tol = 1e-7 fit is the fair comparison: it
 reaches an objective no worse than saga's (target: 20x faster). scikit-learn
 has no group lasso."""),
     "cv": ("Cross-validation of C", cv_suite, """\
