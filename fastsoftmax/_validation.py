@@ -168,6 +168,38 @@ def check_sample_weight(sample_weight, n_samples):
     return sw
 
 
+def balanced_class_weights(counts, totals, classes):
+    """``class_weight="balanced"`` as scikit-learn computes it: the total
+    sample weight over (number of classes present times the class's total),
+    so that every class carries the same weight.
+
+    Parameters
+    ----------
+    counts : ndarray of shape (n_classes,)
+        Samples of each class.
+    totals : ndarray of shape (n_classes,)
+        Sum of the sample weights of each class (``counts`` without weights).
+    classes : ndarray of shape (n_classes,)
+        The class labels, for messages.
+
+    Returns
+    -------
+    ndarray of shape (n_classes,)
+        The weight of each class (1 for a class with no samples).
+    """
+    present = counts > 0
+    empty = present & (totals == 0)
+    if np.any(empty):
+        label = classes.tolist()[np.argmax(empty)]
+        raise ValueError(
+            "class_weight='balanced' needs a positive total sample_weight in every "
+            f"class, but every sample of class {label!r} has weight zero. Drop those "
+            "samples, or give class weights as a dict."
+        )
+    safe_totals = np.where(present, totals, 1.0)
+    return np.where(present, np.sum(totals) / (np.count_nonzero(present) * safe_totals), 1.0)
+
+
 def combined_weights(sample_weight, class_weight, y_codes, classes):
     """Sample weights times class weights, float64 of shape (n_samples,), or
     None when both are absent (all ones). Shared by SoftmaxRegression,
@@ -175,7 +207,13 @@ def combined_weights(sample_weight, class_weight, y_codes, classes):
     sample_weight = check_sample_weight(sample_weight, y_codes.shape[0])
     if class_weight is None:
         return sample_weight
-    per_class = compute_class_weight(class_weight, classes=classes, y=classes[y_codes])
+    if isinstance(class_weight, str) and class_weight == "balanced":
+        counts = np.bincount(y_codes, minlength=classes.shape[0]).astype(np.float64)
+        totals = counts if sample_weight is None else np.bincount(
+            y_codes, weights=sample_weight, minlength=classes.shape[0])
+        per_class = balanced_class_weights(counts, totals, classes)
+    else:
+        per_class = compute_class_weight(class_weight, classes=classes, y=classes[y_codes])
     if not np.all(np.isfinite(per_class) & (per_class >= 0)):
         raise ValueError(
             f"class_weight must give finite weights >= 0, got {per_class.tolist()} "

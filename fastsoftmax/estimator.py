@@ -80,7 +80,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         Maximum solver iterations; reaching it gives a ``ConvergenceWarning``.
     class_weight : dict, "balanced" or None, default=None
         Weights multiplying the sample weights of each class, as in
-        scikit-learn. "balanced" uses ``n_samples / (n_classes * bincount(y))``.
+        scikit-learn. "balanced" uses ``n_samples / (n_classes * bincount(y))``;
+        with ``sample_weight``, the weighted version
+        ``sum(sample_weight) / (n_classes * bincount(y, sample_weight))``, as
+        scikit-learn's ``compute_class_weight`` does.
     warm_start : bool, default=False
         Start from the previous ``coef_`` and ``intercept_`` when refitting
         with the same classes and features.

@@ -108,10 +108,12 @@ def test_objective_equals_in_memory_objective_csr_chunks():
 
 def test_objective_with_class_weight_soft_targets_and_smoothing():
     X, y, sw = informative_problem(n_classes=3)
-    # class_weight="balanced": counts over all chunks, as in memory.
+    # class_weight="balanced": weight totals over all chunks, as in memory
+    # and in scikit-learn.
     est = SoftmaxRegression(class_weight="balanced")
-    classes, counts = np.unique(y, return_counts=True)
-    per_class = y.shape[0] / (classes.shape[0] * counts.astype(float))
+    classes = np.unique(y)
+    totals = np.array([sw[y == c].sum() for c in classes])
+    per_class = sw.sum() / (classes.shape[0] * totals)
     memory, dask_objective = objectives(
         est, X, y, sw * per_class[y], to_dask(X), to_dask(y), to_dask(sw)
     )

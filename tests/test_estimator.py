@@ -74,6 +74,28 @@ def test_class_weight_matches_sklearn():
         assert_allclose(ours.coef_, theirs.coef_, atol=1e-5 * np.linalg.norm(theirs.coef_))
 
 
+def test_balanced_class_weight_with_sample_weight_counts_the_weights():
+    # "balanced" divides by each class's total sample weight, not its count,
+    # as scikit-learn's compute_class_weight does when given sample_weight.
+    X, y = _scaled(load_wine)
+    sw = np.where(y == 0, 3.0, 1.0) * np.linspace(0.5, 1.5, y.shape[0])
+    totals = np.array([sw[y == k].sum() for k in range(3)])
+    by_hand = (sw.sum() / (3 * totals))[y] * sw
+    kwargs = dict(C=0.3, tol=1e-10, max_iter=10_000)
+    balanced = SoftmaxRegression(class_weight="balanced", **kwargs).fit(X, y, sample_weight=sw)
+    explicit = SoftmaxRegression(**kwargs).fit(X, y, sample_weight=by_hand)
+    assert_allclose(balanced.coef_, explicit.coef_, atol=1e-8 * np.linalg.norm(explicit.coef_))
+    theirs = LogisticRegression(class_weight="balanced", **kwargs).fit(X, y, sample_weight=sw)
+    _assert_agree(balanced, theirs.coef_, theirs.intercept_, X, y, 0.3, by_hand)
+
+
+def test_balanced_class_weight_needs_weight_in_every_class():
+    X, y = _scaled(load_wine)
+    sw = np.where(y == 1, 0.0, 1.0)
+    with pytest.raises(ValueError, match="class 1 has weight zero"):
+        SoftmaxRegression(class_weight="balanced").fit(X, y, sample_weight=sw)
+
+
 def test_no_penalty_is_canonical_and_optimal():
     X, y = make_classification(
         n_samples=400, n_features=5, n_informative=3, n_classes=3, flip_y=0.2, random_state=1

@@ -12,8 +12,8 @@ What :func:`prepare_problem` does, in the order that loads the data once:
    in the workers' memory (or, with the local schedulers, in this process),
    and each later evaluation only ships parameters;
 4. the classes are found once, over all chunks (``da.unique``), and each
-   chunk's labels are encoded against them; class weights ("balanced" counts
-   over all chunks) and sample weights are combined chunk by chunk exactly as
+   chunk's labels are encoded against them; class weights ("balanced": counts and
+   weight totals over all chunks) and sample weights are combined chunk by chunk exactly as
    :func:`fastsoftmax._validation.combined_weights` does in memory;
 5. ``S``, the sum of the weights, is added up chunk by chunk in chunk order.
 """
@@ -31,7 +31,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 
 from .._targets import check_soft_targets
-from .._validation import as_float_array
+from .._validation import as_float_array, balanced_class_weights
 
 FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -192,13 +192,17 @@ def _chunk_sum(block):
     return float(np.sum(block, dtype=np.float64))
 
 
-def _class_weights(class_weight, classes, codes):
-    """Per-class weights as :func:`sklearn.utils.class_weight.compute_class_weight`
-    gives them for the whole of y, from counts made chunk by chunk."""
+def _class_weights(class_weight, classes, codes, sample_weight):
+    """Per-class weights as in memory (see ``combined_weights``), from counts
+    and weight totals made chunk by chunk."""
     if isinstance(class_weight, str) and class_weight == "balanced":
-        counts = da.bincount(codes, minlength=classes.shape[0]).compute().astype(np.float64)
-        # scikit-learn's formula, n_samples / (n_classes * count).
-        per_class = np.sum(counts) / (classes.shape[0] * counts)
+        n_classes = classes.shape[0]
+        counts = da.bincount(codes, minlength=n_classes)
+        totals = counts if sample_weight is None else da.bincount(
+            codes, weights=sample_weight, minlength=n_classes)
+        counts, totals = dask.compute(counts, totals)
+        per_class = balanced_class_weights(
+            counts.astype(np.float64), totals.astype(np.float64), classes)
     else:
         per_class = compute_class_weight(class_weight, classes=classes, y=classes)
     per_class = np.asarray(per_class, dtype=np.float64)
@@ -305,7 +309,7 @@ def prepare_problem(estimator, X, y, sample_weight):
         labels = y.map_blocks(_encode_labels, classes, dtype=np.intp)
         targets, weights = None, sample_weight
         if estimator.class_weight is not None:
-            per_class = _class_weights(estimator.class_weight, classes, labels)
+            per_class = _class_weights(estimator.class_weight, classes, labels, sample_weight)
             weights = da.map_blocks(
                 _combine_weights, labels, sample_weight, per_class, dtype=np.float64,
             ) if sample_weight is not None else labels.map_blocks(
