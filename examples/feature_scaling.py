@@ -8,8 +8,9 @@ to mean 0 and variance 1.
 
 * **Convergence.** Badly scaled features make the objective
   ill-conditioned: a solver may need many more iterations, or stop at
-  ``max_iter`` far from the optimum, where the standardised problem takes a
-  few dozen.
+  ``max_iter`` far from the optimum. fastsoftmax's solvers rescale their
+  parameters internally when features' scales differ widely, so here both
+  converge in a few dozen iterations either way.
 * **Penalties.** The penalty acts on the coefficients in the units of the
   features. A feature with small values needs a large coefficient, so an L1
   penalty removes it first, whatever it says about the classes; after

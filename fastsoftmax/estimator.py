@@ -308,7 +308,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         check_finite : callable or None, default=None
             For data not yet scanned for NaN and inf: raises if the data hold
             any. Called only when the objective's feature second moments (one
-            parallel pass, which the L-BFGS rescaling needs anyway) are not
+            parallel pass, which the solvers' rescaling needs anyway) are not
             all finite, which any NaN or inf in the data makes them.
 
         Returns
@@ -333,20 +333,15 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     f"tol={self.tol}, {n_threads} threads", flush=True,
                 )
             moments = None
-            if hasattr(objective, "feature_second_moments") and (
-                solve is minimize_lbfgs or check_finite is not None
-            ):
+            if hasattr(objective, "feature_second_moments"):
                 moments = objective.feature_second_moments()
             # Finite moments prove the data finite; the converse does not hold
             # (a huge finite value squares to inf), so then look closer.
             if check_finite is not None and (moments is None or not np.all(np.isfinite(moments))):
                 check_finite()
-            # L-BFGS works on diagonally scaled parameters when their
+            # Both solvers work on diagonally scaled parameters when their
             # curvatures differ widely (solvers/scaling.py).
-            options = (
-                {"scale": jacobi_scaling(objective, penalty, moments)}
-                if solve is minimize_lbfgs else {}
-            )
+            options = {"scale": jacobi_scaling(objective, penalty, moments)}
             result = solve(
                 objective, penalty, w0, tol=self.tol, max_iter=self.max_iter,
                 verbose=self.verbose, callback=self.callback, **options,

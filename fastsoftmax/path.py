@@ -266,14 +266,14 @@ def solve_path(objective, penalty_name, l1_ratio, Cs, *, solver, tol, max_iter, 
     messages = [""] * n_Cs
     w = np.zeros(objective.n_params) if w0 is None else np.array(w0, dtype=np.float64)
     with kernel_threads(n_threads):
-        # One pass for the diagonal scaling of every L-BFGS solve on the path.
+        # One pass for the diagonal scaling of every solve on the path.
         second_moments = getattr(objective, "feature_second_moments", None)
         moments = second_moments() if second_moments is not None else None
         for index in np.argsort(Cs, kind="stable"):
             penalty = make_penalty(penalty_name, Cs[index], objective.sum_weights, l1_ratio)
             use_lbfgs = solver == "lbfgs" or (solver == "auto" and penalty.smooth)
             solve = minimize_lbfgs if use_lbfgs else minimize_proximal
-            options = {"scale": jacobi_scaling(cached, penalty, moments)} if use_lbfgs else {}
+            options = {"scale": jacobi_scaling(cached, penalty, moments)}
             passes_before = cached.n_passes
             result = solve(
                 cached, penalty, w, tol=tol, max_iter=max_iter, verbose=max(0, verbose - 1),

@@ -14,7 +14,10 @@ Every penalty has
   ``value(coef)`` is their sum;
 * ``add_smooth_gradient(coef, grad_out)``: adds the smooth part's gradient;
 * ``prox(coef, step, out)``: ``argmin_u ||u - coef||^2 / (2 step) + h(u)``
-  for the non-smooth part ``h`` (the identity for smooth penalties);
+  for the non-smooth part ``h`` (the identity for smooth penalties); ``step``
+  is a number or an array of shape (n_features,), a step per column (the
+  rescaled proximal solver uses that: every ``h`` here is a sum over columns
+  of positively homogeneous terms);
 * ``min_norm_subgradient(coef, smooth_grad, out)``: the element of least
   norm of ``smooth_grad + subdifferential of h at coef``; zero exactly at a
   minimum, so its largest absolute entry is the stopping criterion;

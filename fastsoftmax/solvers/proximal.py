@@ -21,6 +21,13 @@ has no curvature along those directions (none at all for L1) and the columns
 drift there by small steps: 60 iterations against 23 for the elastic-net
 problem of the benchmark suite, 39 against 23 for L1.
 
+With ``scale`` (:mod:`fastsoftmax.solvers.scaling`), the solver works on
+``v = scale * w``, as L-BFGS does, and the model is solved to within
+``_MODEL_ACCURACY`` times the current optimality: on features whose scales
+span four orders of magnitude, L1 fits took 177 iterations with 0.1 and 32
+with 0.01 (100,000 x 100, 10 classes, C=0.01, tol=1e-6), and the cheap model
+solves stayed under 5% of the fit.
+
 Stopping rule, the same idea as L-BFGS's: stop when the largest absolute
 entry of the least-norm subgradient of ``F`` at the current point (the
 gradient for smooth coordinates such as the intercept) is at most ``tol``.
@@ -41,7 +48,8 @@ _ARMIJO = 1e-4
 _FTOL = 64 * np.finfo(float).eps  # relative decrease of F counted as none
 _MAX_FLAT_STEPS = 10
 _MAX_BACKTRACKS = 40
-_MAX_INNER = 200
+_MAX_INNER = 1000
+_MODEL_ACCURACY = 0.01
 
 
 class _CompactLBFGS:
@@ -108,41 +116,70 @@ class _CompactLBFGS:
 
 
 class _Problem:
-    """``f``, ``h`` and the prox on the flat vector, from objective and penalty."""
+    """``f``, ``h`` and the prox in the solver's variables ``v = scale * w``.
 
-    def __init__(self, objective, penalty):
+    ``f`` is the loss plus the penalty's smooth part, ``h`` its non-smooth
+    part, both as functions of ``v``. Without ``scale``, ``v`` is ``w``. With
+    it (a factor per parameter, shared by the classes of a feature), the
+    gradient of ``f`` with respect to ``v`` is the one with respect to ``w``
+    divided by ``scale``, and, because every non-smooth part here is a sum
+    over columns of positively homogeneous terms, ``h(v / scale)`` is ``h``
+    with each column's term divided by its factor: its prox is the penalty's
+    prox with a step per column. The stopping rule and the column shifts are
+    computed on ``w``, so they mean what they mean unscaled.
+    """
+
+    def __init__(self, objective, penalty, scale=None):
         self.objective = objective
         self.penalty = penalty
         self.n_evaluations = 0
+        self.scale = scale
+        if scale is not None:
+            self._w = np.empty(objective.n_params)
+            coef_scale, _ = objective.unpack(scale)
+            self._column_scale = np.array(coef_scale[0])
 
-    def f_and_grad(self, w, grad_out):
+    def original(self, v):
+        """``w`` for solver variables ``v`` (``v`` itself when unscaled; else
+        a buffer that the next call overwrites)."""
+        if self.scale is None:
+            return v
+        return np.divide(v, self.scale, out=self._w)
+
+    def f_and_grad(self, v, grad_out):
         self.n_evaluations += 1
+        w = self.original(v)
         value = self.objective.loss_gradient(w, grad_out)
         coef, _ = self.objective.unpack(w)
         grad_coef, _ = self.objective.unpack(grad_out)
         self.penalty.add_smooth_gradient(coef, grad_coef)
-        return value + self.penalty.smooth_value(coef)
+        value += self.penalty.smooth_value(coef)
+        if self.scale is not None:
+            grad_out /= self.scale
+        return value
 
-    def f(self, w):
+    def f(self, v):
         self.n_evaluations += 1
+        w = self.original(v)
         coef, _ = self.objective.unpack(w)
         return self.objective.loss(w) + self.penalty.smooth_value(coef)
 
-    def h(self, w):
-        return self.penalty.nonsmooth_value(self.objective.unpack(w)[0])
+    def h(self, v):
+        return self.penalty.nonsmooth_value(self.objective.unpack(self.original(v))[0])
 
-    def prox(self, w, step, out):
+    def prox(self, v, step, out):
         """Prox of ``step * h`` on the coefficients; other entries copied."""
-        out[...] = w
-        coef, _ = self.objective.unpack(w)
+        out[...] = v
+        coef, _ = self.objective.unpack(v)
         coef_out, _ = self.objective.unpack(out)
-        self.penalty.prox(coef, step, coef_out)
+        column_step = step if self.scale is None else step / self._column_scale
+        self.penalty.prox(coef, column_step, coef_out)
         return out
 
-    def shift_columns(self, w, grad):
-        """Move every column of coef in ``w`` to its best shift, in place.
+    def shift_columns(self, v, grad):
+        """Move every column of coef to its best shift, in place in ``v``.
 
-        ``grad`` (the gradient of ``f`` at ``w``) is updated in place: the
+        ``grad`` (the gradient of ``f`` at ``v``) is updated in place: the
         loss's part is unchanged by the shift, the smooth penalty's is not.
 
         Returns
@@ -150,10 +187,13 @@ class _Problem:
         float
             The change in ``f`` (zero or negative).
         """
+        w = self.original(v)
         coef, _ = self.objective.unpack(w)
         shift = self.penalty.column_shift(coef)
         if not np.any(shift):
             return 0.0
+        if self.scale is not None:
+            grad *= self.scale  # with respect to w for the update below
         grad_coef, _ = self.objective.unpack(grad)
         before = self.penalty.smooth_value(coef)
         smooth_grad = np.zeros_like(coef)
@@ -163,15 +203,18 @@ class _Problem:
         smooth_grad[...] = 0.0
         self.penalty.add_smooth_gradient(coef, smooth_grad)
         grad_coef += smooth_grad
+        if self.scale is not None:
+            grad /= self.scale
+            np.multiply(w, self.scale, out=v)
         return self.penalty.smooth_value(coef) - before
 
-    def optimality(self, w, grad):
-        """Largest absolute entry of the least-norm subgradient of F at w."""
-        residual = grad.copy()
+    def optimality(self, v, grad):
+        """Largest absolute entry of the least-norm subgradient of F at ``w``."""
+        w = self.original(v)
+        residual = grad.copy() if self.scale is None else grad * self.scale
         coef, _ = self.objective.unpack(w)
-        grad_coef, _ = self.objective.unpack(grad)
         residual_coef, _ = self.objective.unpack(residual)
-        self.penalty.min_norm_subgradient(coef, grad_coef, residual_coef)
+        self.penalty.min_norm_subgradient(coef, residual_coef.copy(), residual_coef)
         return float(np.max(np.abs(residual), initial=0.0))
 
 
@@ -211,7 +254,7 @@ def _solve_model(problem, hessian, w, grad, target):
 
 
 def minimize_proximal(
-    objective, penalty, w0, *, tol, max_iter, verbose=0, callback=None, memory=10
+    objective, penalty, w0, *, tol, max_iter, verbose=0, callback=None, memory=10, scale=None
 ):
     """Minimise ``objective(w) + penalty(coef)`` by proximal L-BFGS.
 
@@ -237,17 +280,23 @@ def minimize_proximal(
         True stops the solver.
     memory : int
         Number of L-BFGS pairs kept.
+    scale : ndarray of shape (n_params,) or None
+        Positive factors ``d``, equal for the classes of a feature
+        (:func:`~fastsoftmax.solvers.scaling.jacobi_scaling`): the solver
+        then works on ``v = d * w``. The stopping rule still applies to ``w``.
 
     Returns
     -------
     SolverResult
     """
-    problem = _Problem(objective, penalty)
+    problem = _Problem(objective, penalty, scale)
     progress = Progress(objective, verbose, callback)
     stopped = False
     flat_steps = 0
     hessian = _CompactLBFGS(objective.n_params, memory)
     w = np.array(w0, dtype=np.float64)
+    if scale is not None:
+        w *= scale  # from here on, w holds the solver's variables v
     grad = np.empty_like(w)
     grad_new = np.empty_like(w)
     f = problem.f_and_grad(w, grad)
@@ -258,7 +307,7 @@ def minimize_proximal(
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         optimality = problem.optimality(w, grad)
-        if n_iter > 1 and progress.iteration(n_iter - 1, f + h, optimality, w):
+        if n_iter > 1 and progress.iteration(n_iter - 1, f + h, optimality, problem.original(w)):
             stopped = True
             n_iter -= 1
             message = f"stopped by the callback after {n_iter} iterations"
@@ -268,7 +317,7 @@ def minimize_proximal(
             n_iter -= 1  # this iteration only checked
             message = f"converged (optimality {optimality:.3g} <= tol)"
             break
-        u = _solve_model(problem, hessian, w, grad, target=max(0.1 * optimality, 0.5 * tol))
+        u = _solve_model(problem, hessian, w, grad, target=_MODEL_ACCURACY * max(optimality, tol))
         direction = u - w
         h_u = problem.h(u)
         decrease = float(np.dot(grad, direction)) + h_u - h
@@ -321,18 +370,19 @@ def minimize_proximal(
                 )
             else:
                 message = f"converged (optimality {optimality:.3g} <= tol)"
-            progress.iteration(n_iter, f + h, optimality, w)
+            progress.iteration(n_iter, f + h, optimality, problem.original(w))
             break
     else:
         n_iter = max_iter
         optimality = problem.optimality(w, grad)
         converged = optimality <= tol
-        if progress.iteration(n_iter, f + h, optimality, w):
+        if progress.iteration(n_iter, f + h, optimality, problem.original(w)):
             stopped = True
             message = f"stopped by the callback after {n_iter} iterations"
 
     result = SolverResult(
-        w=w, objective=f + h, n_iter=n_iter, n_evaluations=problem.n_evaluations,
+        w=np.array(problem.original(w)), objective=f + h, n_iter=n_iter,
+        n_evaluations=problem.n_evaluations,
         converged=converged, message=message, stopped_by_callback=stopped,
     )
     progress.finish(result)

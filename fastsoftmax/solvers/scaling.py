@@ -1,6 +1,6 @@
-"""Diagonal (Jacobi) scaling of the parameters for L-BFGS.
+"""Diagonal (Jacobi) scaling of the parameters for both solvers.
 
-L-BFGS adapts to the overall curvature of the objective but only slowly to
+Quasi-Newton methods (L-BFGS, and the model of the proximal solver) adapt to the overall curvature of the objective but only slowly to
 curvatures that differ by orders of magnitude between parameters, as they do
 on text-like data (a word in half the documents beside one in ten) or on
 features of very different scales. Minimising ``G(v) = F(v / d)`` over
@@ -16,6 +16,9 @@ weighted mean of ``x_j**2``, plus the curvature of the penalty's smooth part;
 for an intercept, ``(K - 1) / K**2``. Measured on the text-like benchmark
 problem (200,000 x 100,000, 20 classes, C=1, tol=1e-4): 65 iterations and
 22.8 s against 226 iterations and 77.3 s unscaled, at a lower objective.
+The proximal solver with L1 on standard normal features multiplied by
+factors from 0.01 to 100 (100,000 x 100, 10 classes, C=0.01, tol=1e-6): 32
+iterations against no convergence in 3,000.
 
 Well-scaled problems (every ``d_j`` within a factor ``MAX_SPREAD`` of the
 others, as after standardising) are left unscaled: their path is then exactly
