@@ -18,6 +18,11 @@ Differences between consecutive lines are the cost a phase adds on top of
 the ones before it. When ``scores`` takes as long as ``read X``, the score
 phase runs at the memory's speed and whatever follows it in a row block adds
 its full compute time: the phases of one thread run one after the other.
+
+A last column runs the score tiles of one row block again and again on one
+thread, with the block in cache: their arithmetic rate with no memory
+traffic, as a fraction of the GEMM rate per thread. Useful flops only
+(``2*rows*d*K``): classes padded to a whole vector count as waste.
 """
 
 import argparse
@@ -30,7 +35,7 @@ from problems import KERNEL_SHAPES, evaluation_point, make_problem
 
 from fastsoftmax.kernels._config import JIT_OPTIONS, N_ROW_RANGES
 from fastsoftmax.kernels._partition import range_bounds
-from fastsoftmax.kernels.blocks import block_scores
+from fastsoftmax.kernels.blocks import block_scores, score_padding
 from fastsoftmax.objective import DenseObjective
 
 
@@ -48,6 +53,28 @@ def _scores_only(X, Wt, n_classes, row_block):
             # Read one score so the work cannot be dropped as unused.
             checksum[r] += St[0, 0]
     return checksum
+
+
+@njit(**JIT_OPTIONS)
+def _scores_in_cache(X, Wt, St, n_classes, repeats):
+    """The score tiles of one block of rows, ``repeats`` times, on one thread."""
+    for _ in range(repeats):
+        block_scores(X, 0, X.shape[0], Wt, St, n_classes)
+    return St[0, 0]
+
+
+def in_cache_score_rate(d, K, dtype, row_block):
+    """Useful flops per second of the score tiles on one cache-resident block."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((row_block, d)).astype(dtype)
+    kp = score_padding(K, X.itemsize)
+    Wt = np.zeros((d, kp), dtype=dtype)
+    Wt[:, :K] = rng.standard_normal((d, K))
+    St = np.zeros((kp, row_block), dtype=dtype)
+    flops = 2.0 * row_block * d * K
+    repeats = max(1, int(2e9 / flops))
+    _scores_in_cache(X, Wt, St, K, 1)
+    return flops * repeats / _best_time(lambda: _scores_in_cache(X, Wt, St, K, repeats), 5)
 
 
 def profile_shape(n, d, K, dtype, machine, repeats=5):
@@ -78,6 +105,7 @@ def profile_shape(n, d, K, dtype, machine, repeats=5):
     for name, function in phases.items():
         function()  # compile and touch outside the timing
         times[name] = _best_time(function, repeats)
+    times["in_cache_rate"] = in_cache_score_rate(d, K, dtype, row_block)
     return times
 
 
@@ -102,15 +130,18 @@ def main():
           f"GEMM {machine['gemm_GFLOP_s_float64']:.0f} / {machine['gemm_GFLOP_s_float32']:.0f} "
           "GFLOP/s (float64 / float32)\n")
     print("| shape | dtype | bound | read X | scores | + softmax, loss | + gradient "
-          "| x bound |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| x bound | score tiles in cache, 1 thread |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for n, d, K in shapes:
         for dtype in args.dtypes.split(","):
             t = profile_shape(n, d, K, dtype, machine)
             cells = [f"{t[key] * 1e3:.1f} ms"
                      for key in ("bound", "read", "scores", "loss", "loss_gradient")]
+            per_thread = machine[f"gemm_GFLOP_s_{dtype}"] * 1e9 / args.threads
+            rate = t["in_cache_rate"]
             print(f"| {n:,} x {d}, K={K} | {dtype} | " + " | ".join(cells)
-                  + f" | {t['loss_gradient'] / t['bound']:.2f} |", flush=True)
+                  + f" | {t['loss_gradient'] / t['bound']:.2f} "
+                  f"| {rate / 1e9:.0f} GFLOP/s, {rate / per_thread:.0%} of GEMM |", flush=True)
 
 
 if __name__ == "__main__":
