@@ -11,6 +11,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from fastsoftmax.kernels.blocks import (
+    GRADIENT_CLASS_TILES,
     block_argmax,
     block_gradient,
     block_probabilities,
@@ -168,8 +169,28 @@ def test_label_weight_totals_match_bincount_per_range():
             assert_array_equal(totals[r], expected)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("class_tile", GRADIENT_CLASS_TILES)
+@pytest.mark.parametrize("n_features", [5, 16, 37])
+def test_every_gradient_class_tile_matches_numpy(dtype, class_tile, n_features):
+    # The class counts of the other tests choose only some tiles; here each
+    # tile runs over several tiles' worth of classes with zero padding rows.
+    n_classes, n_rows = 2 * class_tile + 1, 13
+    kg = -(-n_classes // class_tile) * class_tile
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((B0 + n_rows + 2, n_features)).astype(dtype)
+    St = np.zeros((kg, n_rows + 4), dtype=dtype)
+    St[:n_classes, :n_rows] = rng.standard_normal((n_classes, n_rows))
+    G = np.ones((kg, n_features))
+    block_gradient(St, X, B0, n_rows, class_tile, G, 2)
+    expected = 1 + St[:n_classes, :n_rows].astype(np.float64) @ X[B0 : B0 + n_rows].astype(np.float64)
+    assert_allclose(G[:n_classes], expected, rtol=TOL[dtype], atol=TOL[dtype])
+    assert_array_equal(G[n_classes:], 1)
+
+
 def test_gradient_class_tile_pads_least():
-    assert gradient_class_tile(10) == 5
+    # Ten classes fill one tile where the host has registers for it (AVX-512).
+    assert gradient_class_tile(10) == (10 if 10 in GRADIENT_CLASS_TILES else 5)
     assert gradient_class_tile(3) == 3
     assert gradient_class_tile(16) == 8
     for n_classes in range(2, 200):

@@ -51,7 +51,14 @@ PACKED_ROWS = 8
 PREFETCH_BYTES = 16384
 _LINE = 64  # bytes of a cache line
 #: Classes per gradient tile that a problem may use (see :func:`gradient_class_tile`).
-GRADIENT_CLASS_TILES = (2, 3, 4, 5, 6, 8)
+#: A tile of ``t`` classes keeps ``2 t`` accumulator registers, two of X and a
+#: broadcast live. With AVX-512 there are 32 vector registers, so tiles of 10
+#: and 12 classes fit: ten classes then read each block of X from L2 once in
+#: the gradient instead of twice (two tiles of 5). Measured on 2 cores
+#: (one evaluation, bit-identical gradient): 1,000,000 x 100, K=10, 70 -> 58 ms
+#: in float64 and 40 -> 33 ms in float32; 100,000 x 300, K=100, 115 -> 103 ms.
+#: With 16 registers (AVX2) such tiles would spill, so the set stops at 8.
+GRADIENT_CLASS_TILES = (2, 3, 4, 5, 6, 8) + ((10, 12) if REGISTER_UNITS == 2 else ())
 
 _U = REGISTER_UNITS
 _PANEL_UNITS = 2 * _U  # a panel is two registers wide
@@ -229,6 +236,8 @@ _G4_MAIN, _G4_ONE, _G4_TWO = (make_tile(4, _FULL, "add"), make_tile(4, (_U,), "a
 _G5_MAIN, _G5_ONE, _G5_TWO = (make_tile(5, _FULL, "add"), make_tile(5, (_U,), "add", True), make_tile(5, _FULL, "add", True))
 _G6_MAIN, _G6_ONE, _G6_TWO = (make_tile(6, _FULL, "add"), make_tile(6, (_U,), "add", True), make_tile(6, _FULL, "add", True))
 _G8_MAIN, _G8_ONE, _G8_TWO = (make_tile(8, _FULL, "add"), make_tile(8, (_U,), "add", True), make_tile(8, _FULL, "add", True))
+_G10_MAIN, _G10_ONE, _G10_TWO = (make_tile(10, _FULL, "add"), make_tile(10, (_U,), "add", True), make_tile(10, _FULL, "add", True))
+_G12_MAIN, _G12_ONE, _G12_TWO = (make_tile(12, _FULL, "add"), make_tile(12, (_U,), "add", True), make_tile(12, _FULL, "add", True))
 
 
 @njit(cache=True, **JIT_OPTIONS)
@@ -270,13 +279,27 @@ def _gradient_tiles(class_tile, kind, St, X, G, span):
             _G6_ONE(St, X, G, X, span)
         else:
             _G6_TWO(St, X, G, X, span)
-    else:
+    elif class_tile == 8:
         if kind == 0:
             _G8_MAIN(St, X, G, X, span)
         elif kind == 1:
             _G8_ONE(St, X, G, X, span)
         else:
             _G8_TWO(St, X, G, X, span)
+    elif class_tile == 10:
+        if kind == 0:
+            _G10_MAIN(St, X, G, X, span)
+        elif kind == 1:
+            _G10_ONE(St, X, G, X, span)
+        else:
+            _G10_TWO(St, X, G, X, span)
+    else:
+        if kind == 0:
+            _G12_MAIN(St, X, G, X, span)
+        elif kind == 1:
+            _G12_ONE(St, X, G, X, span)
+        else:
+            _G12_TWO(St, X, G, X, span)
 
 
 @njit(cache=True, **JIT_OPTIONS)
