@@ -2,8 +2,8 @@
 
 Class counts cross the score panels (4 / 8 lanes per unit, two registers per
 panel) and the gradient class tiles; feature counts cross the gradient panels
-and their masked tails; row counts cross the score tiles (6 rows) and leave
-single rows over. The block starts at a row other than 0.
+and their masked tails; row counts cross the score tiles (6 rows, 8 with
+AVX-512) and leave single rows over. The block starts at a row other than 0.
 """
 
 import numpy as np

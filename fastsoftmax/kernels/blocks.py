@@ -38,7 +38,13 @@ from .elementary import fast_exp, fast_log
 from .simd import REGISTER_UNITS, UNIT_BYTES, TileSpan, make_tile
 
 #: Rows of X per score tile (scalars broadcast against a panel of classes).
-SCORE_ROWS = 6
+#: A tile keeps ``rows x 2`` accumulator registers live. With AVX-512's 32
+#: registers, 8 rows load fewer vectors of ``Wt`` per multiply-add than 6;
+#: measured on 2 cores, score tiles in cache went from 59-64% to 70% of the
+#: GEMM rate per core (float64, K=10 and K=1000) and one evaluation at
+#: 200,000 x 784, K=10 from 81 to 75 ms (float64) and 50 to 44 ms (float32);
+#: 12 rows spilled registers and were slower. With 16 registers (AVX2), 6.
+SCORE_ROWS = 8 if REGISTER_UNITS == 2 else 6
 #: Rows of the float32 score tiles whose last 1 or 2 classes are packed
 #: several rows to a vector (see ``simd.make_tile(packed_tail=...)``); a
 #: multiple of the rows per packed vector (8 lanes / 1 or 2).
