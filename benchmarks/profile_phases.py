@@ -19,16 +19,22 @@ the ones before it. When ``scores`` takes as long as ``read X``, the score
 phase runs at the memory's speed and whatever follows it in a row block adds
 its full compute time: the phases of one thread run one after the other.
 
-A last column runs the score tiles of one row block again and again on one
-thread, with the block in cache: their arithmetic rate with no memory
-traffic, as a fraction of the GEMM rate per thread. Useful flops only
-(``2*rows*d*K``): classes padded to a whole vector count as waste.
+Two columns take memory out of the picture. ``X in cache`` is the full
+kernel again on an array of the same shape whose pages all map one 256 KiB
+piece of physical memory (:mod:`aliased_memory`, Linux only): the same code,
+addresses and row blocks, with every read a cache hit. Its gap to ``+
+gradient`` is what reading X costs beyond the arithmetic. The last column
+runs the score tiles of one row block again and again on one thread, with the
+block in cache: their arithmetic rate with no memory traffic, as a fraction
+of the GEMM rate per thread. Useful flops only (``2*rows*d*K``): classes
+padded to a whole vector count as waste.
 """
 
 import argparse
 
 import numba
 import numpy as np
+from aliased_memory import aliased_array
 from machine import _best_time, _parallel_sum, measure_machine, roofline_seconds
 from numba import njit, prange
 from problems import KERNEL_SHAPES, evaluation_point, make_problem
@@ -83,7 +89,9 @@ def profile_shape(n, d, K, dtype, machine, repeats=5):
     Returns
     -------
     dict
-        ``bound``, ``read``, ``scores``, ``loss`` and ``loss_gradient``.
+        ``bound``, ``read``, ``scores``, ``loss``, ``loss_gradient`` and
+        ``in_cache`` (NaN where no aliased array can be built), and the
+        score tiles' ``in_cache_rate`` in flops per second.
     """
     X64, y = make_problem(n, d, K)
     X = X64.astype(dtype, copy=False)
@@ -105,6 +113,14 @@ def profile_shape(n, d, K, dtype, machine, repeats=5):
     for name, function in phases.items():
         function()  # compile and touch outside the timing
         times[name] = _best_time(function, repeats)
+    X_cached = aliased_array(n, d, dtype)
+    if X_cached is None:
+        times["in_cache"] = float("nan")
+    else:
+        cached = DenseObjective(X_cached, y, None, K, True)
+        w_cached = cached.pack(coef, intercept)
+        cached.loss_gradient(w_cached, grad)
+        times["in_cache"] = _best_time(lambda: cached.loss_gradient(w_cached, grad), repeats)
     times["in_cache_rate"] = in_cache_score_rate(d, K, dtype, row_block)
     return times
 
@@ -130,8 +146,8 @@ def main():
           f"GEMM {machine['gemm_GFLOP_s_float64']:.0f} / {machine['gemm_GFLOP_s_float32']:.0f} "
           "GFLOP/s (float64 / float32)\n")
     print("| shape | dtype | bound | read X | scores | + softmax, loss | + gradient "
-          "| x bound | score tiles in cache, 1 thread |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| x bound | X in cache | x bound | score tiles in cache, 1 thread |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for n, d, K in shapes:
         for dtype in args.dtypes.split(","):
             t = profile_shape(n, d, K, dtype, machine)
@@ -141,6 +157,7 @@ def main():
             rate = t["in_cache_rate"]
             print(f"| {n:,} x {d}, K={K} | {dtype} | " + " | ".join(cells)
                   + f" | {t['loss_gradient'] / t['bound']:.2f} "
+                  f"| {t['in_cache'] * 1e3:.1f} ms | {t['in_cache'] / t['bound']:.2f} "
                   f"| {rate / 1e9:.0f} GFLOP/s, {rate / per_thread:.0%} of GEMM |", flush=True)
 
 
