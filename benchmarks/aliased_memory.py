@@ -17,6 +17,7 @@ the chunk.
 import ctypes
 import mmap
 import os
+import weakref
 
 import numpy as np
 
@@ -25,15 +26,18 @@ _PROT_NONE = 0
 
 
 def _libc_mmap():
+    """libc's ``mmap`` and ``munmap`` through ctypes, or None."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        function = libc.mmap
+        map_, unmap = libc.mmap, libc.munmap
     except (OSError, AttributeError):
         return None
-    function.restype = ctypes.c_void_p
-    function.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
-                         ctypes.c_int, ctypes.c_long]
-    return function
+    map_.restype = ctypes.c_void_p
+    map_.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                     ctypes.c_int, ctypes.c_long]
+    unmap.restype = ctypes.c_int
+    unmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    return map_, unmap
 
 
 def aliased_array(n_samples, n_features, dtype, chunk_bytes=256 * 1024, seed=0):
@@ -51,12 +55,13 @@ def aliased_array(n_samples, n_features, dtype, chunk_bytes=256 * 1024, seed=0):
     Returns
     -------
     ndarray of shape (n_samples, n_features), or None
-        None where the system offers no way to build it. The mapping lives
-        as long as the process (it is small in physical memory).
+        None where the system offers no way to build it. The mapping is
+        released when the array and every view of it are gone.
     """
-    libc_mmap = _libc_mmap()
-    if libc_mmap is None or not hasattr(os, "memfd_create"):
+    functions = _libc_mmap()
+    if functions is None or not hasattr(os, "memfd_create"):
         return None
+    libc_mmap, libc_munmap = functions
     itemsize = np.dtype(dtype).itemsize
     total = -(-n_samples * n_features * itemsize // chunk_bytes) * chunk_bytes
     fd = os.memfd_create("aliased-array")
@@ -71,10 +76,13 @@ def aliased_array(n_samples, n_features, dtype, chunk_bytes=256 * 1024, seed=0):
             address = libc_mmap(base + offset, chunk_bytes, mmap.PROT_READ | mmap.PROT_WRITE,
                                 mmap.MAP_SHARED | _MAP_FIXED, fd, 0)
             if address != base + offset:
+                libc_munmap(base, total)
                 return None
     finally:
         os.close(fd)  # the mappings keep the memory alive
     buffer = (ctypes.c_char * total).from_address(base)
+    # NumPy arrays made from the buffer keep it alive; it unmaps the range last.
+    weakref.finalize(buffer, libc_munmap, base, total)
     chunk = np.frombuffer(buffer, dtype=dtype, count=chunk_bytes // itemsize)
     chunk[:] = np.random.default_rng(seed).standard_normal(chunk.size)
     return np.frombuffer(buffer, dtype=dtype, count=n_samples * n_features).reshape(
