@@ -186,7 +186,7 @@ class DenseObjective(_Objective):
             )
         loss_partials = dense_loss_gradient(
             self.X, self.y, self.soft_targets, self.smoothing, self.sample_weight, coef_t,
-            intercept, self.n_classes, layout.row_block, layout.class_tile,
+            intercept, self.n_classes, layout.row_block, layout.class_tile, layout.use_blas,
             self._label_totals, self._grad_partials, self._intercept_partials,
         )
         grad_coef, grad_intercept = self.unpack(grad_out)
@@ -221,7 +221,7 @@ class DenseObjective(_Objective):
         _, coef_t, intercept = self._kernel_params(w)
         partials = dense_loss(
             self.X, self.y, self.soft_targets, self.smoothing, self.sample_weight, coef_t,
-            intercept, self.n_classes, self.layout.row_block,
+            intercept, self.n_classes, self.layout.row_block, self.layout.use_blas,
         )
         return self._mean(partials)
 

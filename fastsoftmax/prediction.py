@@ -17,9 +17,9 @@ from ._threads import kernel_threads
 from .kernels.dense import (
     PROBABILITIES,
     SCORES,
+    KernelLayout,
     dense_predict,
     dense_rows,
-    row_block_size,
     transposed_coef,
 )
 from .kernels.scores import log_softmax_rows
@@ -27,13 +27,15 @@ from .kernels.sparse import csr_predict, csr_proba, csr_scores
 
 
 def _kernel_args(X, coef, intercept):
-    """Transposed, padded coefficients and the intercept in X's dtype, and the row block."""
+    """Transposed, padded coefficients and the intercept in X's dtype, and the
+    kernels' row block and choice of products (:class:`KernelLayout`)."""
     coef_t = transposed_coef(np.asarray(coef), X.dtype)
     if intercept is None:
         intercept = np.empty(0, dtype=X.dtype)
     else:
         intercept = np.ascontiguousarray(intercept, dtype=X.dtype)
-    return coef_t, intercept, row_block_size(X.shape[1], X.itemsize)
+    layout = KernelLayout(X.shape[1], coef.shape[0], X.itemsize)
+    return coef_t, intercept, layout.row_block, layout.use_blas
 
 
 def _raise_if_not_finite(bad_blocks, coef):
@@ -56,9 +58,9 @@ def _write_scores(X, coef, intercept, out, proba):
         kernel = csr_proba if proba else csr_scores
         kernel(X.data, X.indices, X.indptr, coef_t, intercept, out)
     else:
-        coef_t, intercept, row_block = _kernel_args(X, coef, intercept)
+        coef_t, intercept, row_block, use_blas = _kernel_args(X, coef, intercept)
         what = PROBABILITIES if proba else SCORES
-        bad_blocks = dense_rows(X, coef_t, intercept, coef.shape[0], row_block, what, out)
+        bad_blocks = dense_rows(X, coef_t, intercept, coef.shape[0], row_block, use_blas, what, out)
         _raise_if_not_finite(bad_blocks, coef)
 
 
@@ -122,7 +124,7 @@ def linear_predict(X, coef, intercept, n_threads=None):
             intercept = np.empty(0, X.dtype) if intercept is None else intercept.astype(X.dtype)
             csr_predict(X.data, X.indices, X.indptr, coef_t, intercept, out)
         else:
-            coef_t, intercept, row_block = _kernel_args(X, coef, intercept)
-            bad_blocks = dense_predict(X, coef_t, intercept, coef.shape[0], row_block, out)
+            coef_t, intercept, row_block, use_blas = _kernel_args(X, coef, intercept)
+            bad_blocks = dense_predict(X, coef_t, intercept, coef.shape[0], row_block, use_blas, out)
             _raise_if_not_finite(bad_blocks, coef)
     return out

@@ -16,6 +16,10 @@ blocks that stay in L2 cache between the two products that touch them
 3. ``G += St @ X_block`` from register tiles, into the range's float64
    partial.
 
+From ``BLAS_MIN_CLASSES`` classes on, steps 1 and 3 are GEMM calls on
+larger blocks instead (:mod:`fastsoftmax.kernels.blas_blocks`), chosen by
+:class:`KernelLayout`.
+
 The caller adds the ranges' partials in range order (:func:`reduce_partials`),
 so the result is bit-identical for any number of threads. Extra memory is
 ``N_ROW_RANGES * kg * n_features`` float64 for the partials plus, per running
@@ -23,8 +27,7 @@ range, a class-major score buffer of ``row_block`` columns; it does not grow
 with ``n_samples``, and the n-by-K score matrix is never formed.
 
 Inside a block all arithmetic is in X's dtype (float32 X: float32 products
-and exponentials); block results go into float64 accumulators. No BLAS is
-called.
+and exponentials); block results go into float64 accumulators.
 
 Conventions of the arguments: ``Wt`` is the coefficient matrix transposed,
 of shape (n_features, kp), in X's dtype, with zero columns from
@@ -41,6 +44,15 @@ from numba import njit, prange
 
 from ._config import JIT_OPTIONS, MAX_ROW_BLOCK, MIN_ROW_BLOCK, N_ROW_RANGES, ROW_BLOCK_BYTES
 from ._partition import range_bounds
+from .blas_blocks import (
+    BLAS_MIN_CLASSES,
+    BLAS_ROW_BLOCK,
+    blas_block_gradient,
+    blas_block_row_scores,
+    blas_block_scores,
+    rows_add_intercept,
+    rows_softmax,
+)
 from .blocks import (
     SCORE_ROWS,
     block_argmax,
@@ -96,27 +108,46 @@ class KernelLayout:
     n_features, n_classes : int
     itemsize : int
         8 for float64 X, 4 for float32.
+    use_blas : bool or None, default=None
+        None chooses GEMM calls from ``BLAS_MIN_CLASSES`` classes on; a bool
+        forces the choice (tests compare the two paths).
 
     Attributes
     ----------
+    use_blas : bool
+        Whether the block products are GEMM calls (``n_classes >=
+        BLAS_MIN_CLASSES``) rather than register tiles.
     row_block : int
         Rows per block.
     class_tile : int
-        Classes per gradient tile.
+        Classes per gradient tile (unused by the GEMM calls).
     grad_classes : int
         Rows of the gradient partials (``n_classes`` padded to the class tile).
     """
 
-    def __init__(self, n_features, n_classes, itemsize):
-        self.row_block = row_block_size(n_features, itemsize)
+    def __init__(self, n_features, n_classes, itemsize, use_blas=None):
+        self.use_blas = n_classes >= BLAS_MIN_CLASSES if use_blas is None else bool(use_blas)
+        if self.use_blas:
+            self.row_block = BLAS_ROW_BLOCK
+        else:
+            self.row_block = row_block_size(n_features, itemsize)
         self.class_tile = gradient_class_tile(n_classes)
         self.grad_classes = gradient_padding(n_classes)
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def _scores(X, b0, n_rows, Wt, St, n_classes, use_blas):
+    """A block's class-major scores, by GEMM or by register tiles."""
+    if use_blas:
+        blas_block_scores(X, b0, n_rows, Wt, St, n_classes)
+    else:
+        block_scores(X, b0, n_rows, Wt, St, n_classes)
 
 
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
 def dense_loss_gradient(
     X, y, soft_targets, smoothing, sample_weight, Wt, intercept, n_classes, row_block,
-    class_tile, label_totals, grad_partials, intercept_partials,
+    class_tile, use_blas, label_totals, grad_partials, intercept_partials,
 ):
     """Weighted sum of cross-entropies and per-range gradient partials.
 
@@ -137,6 +168,8 @@ def dense_loss_gradient(
         Rows per block (:func:`row_block_size`).
     class_tile : int
         Classes per gradient tile (:class:`KernelLayout`).
+    use_blas : bool
+        GEMM calls instead of register tiles (:class:`KernelLayout`).
     label_totals : ndarray of shape (N_ROW_RANGES, n_classes) or (0, n_classes), float64
         For hard labels, :func:`~fastsoftmax.kernels.blocks.label_weight_totals`
         (subtracted from each range's intercept partial); empty for soft targets.
@@ -152,8 +185,9 @@ def dense_loss_gradient(
     loss_partials : ndarray of shape (N_ROW_RANGES,), float64
         Each range's ``sum_i s_i * l_i``.
     """
-    n_samples = X.shape[0]
+    n_samples, n_features = X.shape
     n_buffer = max(Wt.shape[1], grad_partials.shape[1])
+    n_scratch = n_classes if use_blas and X.itemsize == 4 else 0
     loss_partials = np.zeros(N_ROW_RANGES)
     for r in prange(N_ROW_RANGES):
         start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
@@ -161,6 +195,7 @@ def dense_loss_gradient(
         # writes them and the gradient tiles read them as padding.
         St = np.zeros((n_buffer, row_block), dtype=X.dtype)
         buffers = np.empty((4, row_block), dtype=X.dtype)
+        scratch = np.empty((n_scratch, n_features), dtype=X.dtype)
         grad_r = grad_partials[r]
         icpt_r = intercept_partials[r]
         grad_r[:, :] = 0.0
@@ -168,12 +203,15 @@ def dense_loss_gradient(
         loss_r = 0.0
         for b0 in range(start, stop, row_block):
             n_rows = min(row_block, stop - b0)
-            block_scores(X, b0, n_rows, Wt, St, n_classes)
+            _scores(X, b0, n_rows, Wt, St, n_classes, use_blas)
             loss_r += block_softmax_loss(
                 St, n_rows, n_classes, intercept, b0, y, soft_targets, smoothing,
                 sample_weight, buffers, True, icpt_r,
             )
-            block_gradient(St, X, b0, n_rows, class_tile, grad_r, min(row_block, stop - b0 - n_rows))
+            if use_blas:
+                blas_block_gradient(St, X, b0, n_rows, n_classes, grad_r, scratch)
+            else:
+                block_gradient(St, X, b0, n_rows, class_tile, grad_r, min(row_block, stop - b0 - n_rows))
         if label_totals.shape[0] > 0:
             for k in range(n_classes):
                 icpt_r[k] -= label_totals[r, k]
@@ -182,7 +220,9 @@ def dense_loss_gradient(
 
 
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
-def dense_loss(X, y, soft_targets, smoothing, sample_weight, Wt, intercept, n_classes, row_block):
+def dense_loss(
+    X, y, soft_targets, smoothing, sample_weight, Wt, intercept, n_classes, row_block, use_blas,
+):
     """Loss-only variant of :func:`dense_loss_gradient` (for line searches).
 
     Returns
@@ -199,7 +239,7 @@ def dense_loss(X, y, soft_targets, smoothing, sample_weight, Wt, intercept, n_cl
         loss_r = 0.0
         for b0 in range(start, stop, row_block):
             n_rows = min(row_block, stop - b0)
-            block_scores(X, b0, n_rows, Wt, St, n_classes)
+            _scores(X, b0, n_rows, Wt, St, n_classes, use_blas)
             loss_r += block_softmax_loss(
                 St, n_rows, n_classes, intercept, b0, y, soft_targets, smoothing,
                 sample_weight, buffers, False, no_sums,
@@ -297,7 +337,7 @@ SCORES, PROBABILITIES = 0, 1
 
 
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
-def dense_rows(X, Wt, intercept, n_classes, row_block, what, out):
+def dense_rows(X, Wt, intercept, n_classes, row_block, use_blas, what, out):
     """Scores or probabilities of every row, written into ``out``.
 
     Parameters
@@ -307,6 +347,8 @@ def dense_rows(X, Wt, intercept, n_classes, row_block, what, out):
         Transposed, zero-padded coefficients (:func:`transposed_coef`).
     intercept : ndarray of shape (n_classes,) or (0,), dtype of X
     n_classes, row_block : int
+    use_blas : bool
+        Scores by GEMM calls instead of register tiles (:class:`KernelLayout`).
     what : int
         ``SCORES`` (``X @ coef.T + intercept``) or ``PROBABILITIES`` (their
         row-wise softmax, computed while the block is in cache).
@@ -323,10 +365,21 @@ def dense_rows(X, Wt, intercept, n_classes, row_block, what, out):
     bad_blocks = np.zeros(N_ROW_RANGES, dtype=np.int64)
     for r in prange(N_ROW_RANGES):
         start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
-        St = np.empty((Wt.shape[1], row_block), dtype=X.dtype)
+        St = np.empty((0 if use_blas else Wt.shape[1], row_block), dtype=X.dtype)
         buffers = np.empty((2, row_block), dtype=X.dtype)
         for b0 in range(start, stop, row_block):
             n_rows = min(row_block, stop - b0)
+            if use_blas:
+                # Row-major scores straight into the output (see blas_blocks).
+                rows = out[b0 : b0 + n_rows]
+                blas_block_row_scores(X, b0, n_rows, Wt, n_classes, rows)
+                if what == PROBABILITIES:
+                    finite = rows_softmax(rows, intercept)
+                else:
+                    finite = rows_add_intercept(rows, intercept)
+                if not finite:
+                    bad_blocks[r] += 1
+                continue
             block_scores(X, b0, n_rows, Wt, St, n_classes)
             if what == PROBABILITIES:
                 finite = block_probabilities(
@@ -340,7 +393,7 @@ def dense_rows(X, Wt, intercept, n_classes, row_block, what, out):
 
 
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
-def dense_predict(X, Wt, intercept, n_classes, row_block, out):
+def dense_predict(X, Wt, intercept, n_classes, row_block, use_blas, out):
     """Arg-max class code per row, with only a block of scores in memory.
 
     Parameters
@@ -349,6 +402,7 @@ def dense_predict(X, Wt, intercept, n_classes, row_block, out):
     Wt : ndarray of shape (n_features, kp), dtype of X
     intercept : ndarray of shape (n_classes,) or (0,), dtype of X
     n_classes, row_block : int
+    use_blas : bool
     out : ndarray of shape (n_samples,), int64
 
     Returns
@@ -364,7 +418,7 @@ def dense_predict(X, Wt, intercept, n_classes, row_block, out):
         buffers = np.empty((1, row_block), dtype=X.dtype)
         for b0 in range(start, stop, row_block):
             n_rows = min(row_block, stop - b0)
-            block_scores(X, b0, n_rows, Wt, St, n_classes)
+            _scores(X, b0, n_rows, Wt, St, n_classes, use_blas)
             if not block_argmax(St, n_rows, n_classes, intercept, buffers, out[b0 : b0 + n_rows]):
                 bad_blocks[r] += 1
     return bad_blocks.sum()

@@ -1,0 +1,214 @@
+"""The two products of a row block by BLAS, for problems with many classes.
+
+With hundreds of classes the score and gradient products of a block are
+small matrix multiplications of their own (a block of 512 rows times 1,000
+classes), and a tuned GEMM on cache-sized panels does them faster than the
+register tiles of :mod:`fastsoftmax.kernels.blocks`, whose classes-in-lanes
+layout is built for the streaming, few-class case. Measured on 2 cores
+(AVX-512, one loss+gradient evaluation, best of 7, same bits of loss and a
+gradient equal to 1e-15 relative in float64, 4e-7 in float32):
+
+================  =========  ===============  =================
+shape             dtype      register tiles   BLAS, 512-row blocks
+================  =========  ===============  =================
+100k x 300, K=100  float64    112 ms           125 ms
+100k x 300, K=300  float64    322 ms           321 ms
+50k x 512, K=500   float64    502 ms           419 ms
+50k x 512, K=1000  float64    939 ms           832 ms
+50k x 512, K=1000  float32    504 ms           421 ms
+100k x 64, K=1000  float32    247 ms           146 ms
+20k x 2000, K=1000 float64    1.79 s           1.29 s
+================  =========  ===============  =================
+
+So the dense kernels switch to these products from ``BLAS_MIN_CLASSES``
+classes on (:class:`~fastsoftmax.kernels.dense.KernelLayout`), with blocks of
+``BLAS_ROW_BLOCK`` rows: GEMM packs the coefficient panel once per call, and
+the smaller blocks the tiles use (64 rows at d=512) left it 10% to 30% slower.
+
+BLAS runs on one thread here: every kernel call is made inside
+:func:`fastsoftmax._threads.kernel_threads`, which holds BLAS to one thread
+while Numba's threads run the row ranges. The library is the one SciPy ships,
+reached through Numba's own wrapper ``numba_xxgemm`` (a symbol of Numba's
+runtime, so the compiled kernels stay cacheable). Its results do not depend
+on the thread count: each row range is one sequential series of calls.
+
+Layout. BLAS is column-major; a C-ordered (rows, cols) array with row
+stride ``ld`` is the column-major (cols, rows) matrix with leading dimension
+``ld``, so each product below is written for the transposes.
+"""
+
+import numpy as np
+from numba import njit, types
+
+from ._config import JIT_OPTIONS
+from .elementary import fast_exp
+
+#: Classes from which the dense kernels use these products (between the
+#: break-even at K=300 and the first clear gain at K=500 in the table above).
+BLAS_MIN_CLASSES = 400
+#: Rows per block on the BLAS path.
+BLAS_ROW_BLOCK = 512
+
+# int numba_xxgemm(char kind, char transa, char transb, intp m, intp n,
+#                  intp k, void *alpha, void *a, intp lda, void *b, intp ldb,
+#                  void *beta, void *c, intp ldc): column-major
+# C = alpha op(A) op(B) + beta C, where kind 'd' or 's' names the dtype.
+_xxgemm = types.ExternalFunction(
+    "numba_xxgemm",
+    types.intc(
+        types.char, types.char, types.char, types.intp, types.intp, types.intp,
+        types.voidptr, types.voidptr, types.intp, types.voidptr, types.intp,
+        types.voidptr, types.voidptr, types.intp,
+    ),
+)
+_N = np.int8(ord("N"))
+_T = np.int8(ord("T"))
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def _gemm(transa, transb, m, n, k, A, lda, B, ldb, beta, C, ldc):
+    """Column-major ``C = op(A) @ op(B) + beta * C`` (all of X's dtype)."""
+    scalars = np.ones(2, dtype=C.dtype)
+    scalars[1] = beta
+    kind = np.int8(ord("d")) if C.itemsize == 8 else np.int8(ord("s"))
+    _xxgemm(
+        kind, transa, transb, m, n, k, scalars[0:].ctypes, A.ctypes, max(1, lda),
+        B.ctypes, max(1, ldb), scalars[1:].ctypes, C.ctypes, max(1, ldc),
+    )
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def blas_block_scores(X, b0, n_rows, Wt, St, n_classes):
+    """``St[k, i] = X[b0 + i] @ Wt[:, k]`` for ``i < n_rows``, ``k < n_classes``.
+
+    Same contract as :func:`fastsoftmax.kernels.blocks.block_scores`.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), C order
+    b0, n_rows : int
+    Wt : ndarray of shape (n_features, kp >= n_classes), C order, dtype of X
+    St : ndarray of shape (>= n_classes, ld >= n_rows), C order, dtype of X
+    n_classes : int
+    """
+    d = X.shape[1]
+    # Column-major: St^T (n_rows x K, ld) = X_block (n_rows x d) @ W^T (d x K),
+    # where X_block is stored as a (d x n_rows) matrix and Wt as a (kp x d) one.
+    _gemm(
+        _T, _T, n_rows, n_classes, d, X[b0 : b0 + n_rows], d, Wt, Wt.shape[1], 0.0,
+        St, St.shape[1],
+    )
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def blas_block_gradient(St, X, b0, n_rows, n_classes, G, scratch):
+    """``G[k, :] += sum_i St[k, i] * X[b0 + i, :]`` for ``k < n_classes``.
+
+    Parameters
+    ----------
+    St : ndarray of shape (>= n_classes, ld >= n_rows), C order, dtype of X
+        Gradient factors, class-major.
+    X : ndarray of shape (n_samples, n_features), C order
+    b0, n_rows, n_classes : int
+    G : ndarray of shape (>= n_classes, n_features), C order, float64
+        Accumulated into; its other rows are left as they are.
+    scratch : ndarray of shape (n_classes, n_features), C order, float32
+        The block's product before it is added into ``G``, for float32 X
+        (whose products are float32 and whose partials are float64); unused,
+        and may be empty, for float64 X.
+    """
+    d = X.shape[1]
+    # Column-major: G^T (d x K) += X_block^T (d x n_rows) @ St^T (n_rows x K).
+    if X.itemsize == 8:
+        _gemm(_N, _N, d, n_classes, n_rows, X[b0 : b0 + n_rows], d, St, St.shape[1], 1.0, G, d)
+        return
+    _gemm(_N, _N, d, n_classes, n_rows, X[b0 : b0 + n_rows], d, St, St.shape[1], 0.0, scratch, d)
+    for k in range(n_classes):
+        for j in range(d):
+            G[k, j] += scratch[k, j]
+
+
+# -- prediction: scores straight into the rows of the output ------------------
+# The class-major buffer of the fused kernels would have to be transposed into
+# the row-major output, and with hundreds of classes its column walk strides
+# by whole pages (512 rows of float64 are 4 KiB apart). GEMM writes row-major
+# scores directly into the output instead, and the softmax then runs along
+# each contiguous row.
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def blas_block_row_scores(X, b0, n_rows, Wt, n_classes, out):
+    """``out[i, k] = X[b0 + i] @ Wt[:, k]`` for ``i < n_rows``, ``k < n_classes``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), C order
+    b0, n_rows : int
+    Wt : ndarray of shape (n_features, kp >= n_classes), C order, dtype of X
+    n_classes : int
+    out : ndarray of shape (n_rows, n_classes), C order, dtype of X
+    """
+    d = X.shape[1]
+    # Column-major: out^T (K x n_rows) = W (K x d) @ X_block^T (d x n_rows),
+    # where Wt is stored as a (kp x d) matrix and X_block as a (d x n_rows) one.
+    _gemm(_N, _N, n_classes, n_rows, d, Wt, Wt.shape[1], X[b0 : b0 + n_rows], d, 0.0, out, n_classes)
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def rows_add_intercept(out, intercept):
+    """``out[i, k] += intercept[k]`` (nothing for an empty intercept).
+
+    Returns
+    -------
+    bool
+        Whether the sum of the scores is finite (false for any NaN or
+        infinite score, which non-finite X always causes).
+    """
+    has_intercept = intercept.shape[0] > 0
+    check = 0.0
+    for i in range(out.shape[0]):
+        row = out[i]
+        if has_intercept:
+            for k in range(row.shape[0]):
+                row[k] += intercept[k]
+        for k in range(row.shape[0]):
+            check += row[k]
+    return np.isfinite(check)
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def rows_softmax(out, intercept):
+    """Row-wise ``softmax(out[i] + intercept)``, in place.
+
+    Parameters
+    ----------
+    out : ndarray of shape (n_rows, n_classes), C order
+        Scores without intercept; overwritten with probabilities.
+    intercept : ndarray of shape (n_classes,) or (0,)
+
+    Returns
+    -------
+    bool
+        Whether every score was finite (a non-finite one makes its row's sum
+        of exponentials NaN).
+    """
+    has_intercept = intercept.shape[0] > 0
+    check = 0.0
+    for i in range(out.shape[0]):
+        row = out[i]
+        if has_intercept:
+            for k in range(row.shape[0]):
+                row[k] += intercept[k]
+        m = row[0]
+        for k in range(1, row.shape[0]):
+            m = max(m, row[k])
+        total = row.dtype.type(0)
+        for k in range(row.shape[0]):
+            e = fast_exp(row[k] - m)
+            row[k] = e
+            total += e
+        check += total
+        inv_total = row.dtype.type(1) / total
+        for k in range(row.shape[0]):
+            row[k] *= inv_total
+    return np.isfinite(check)

@@ -1,0 +1,143 @@
+"""The GEMM path of the dense kernels (kernels/blas_blocks.py).
+
+Block products against NumPy over the edges (one row, one feature, a block
+that starts past row 0, a score buffer wider than the block), then whole
+evaluations: the GEMM path against the register tiles on the same problem,
+against the NumPy reference at a class count that selects it, and bit for bit
+on one and two threads.
+"""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from fastsoftmax._threads import kernel_threads
+from fastsoftmax.kernels.blas_blocks import (
+    BLAS_MIN_CLASSES,
+    BLAS_ROW_BLOCK,
+    blas_block_gradient,
+    blas_block_scores,
+)
+from fastsoftmax.kernels.dense import KernelLayout, transposed_coef
+from fastsoftmax.objective import DenseObjective
+from fastsoftmax.prediction import linear_log_proba, linear_predict, linear_proba, linear_scores
+
+from . import reference as ref
+from .problems import make_problem
+
+TOL = {np.float32: 3e-5, np.float64: 1e-12}
+B0 = 3  # first row of the block
+SENTINEL = 7.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes", [2, 7, 450])
+@pytest.mark.parametrize("n_features", [1, 6, 33])
+@pytest.mark.parametrize("n_rows", [1, 13])
+def test_block_products_match_numpy(dtype, n_classes, n_features, n_rows):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((B0 + n_rows + 2, n_features)).astype(dtype)
+    coef = 0.5 * rng.standard_normal((n_classes, n_features))
+    Wt = transposed_coef(coef, dtype)
+    St = np.full((Wt.shape[1] + 1, n_rows + 4), SENTINEL, dtype=dtype)
+    block = X[B0 : B0 + n_rows].astype(np.float64)
+    tol = TOL[dtype]
+
+    blas_block_scores(X, B0, n_rows, Wt, St, n_classes)
+    assert_allclose(St[:n_classes, :n_rows], (block @ coef.T).T, rtol=tol, atol=tol)
+    # Nothing outside the block's scores is written.
+    assert_array_equal(St[n_classes:], SENTINEL)
+    assert_array_equal(St[:, n_rows:], SENTINEL)
+
+    factors = rng.standard_normal((n_classes, n_rows)).astype(dtype)
+    St[:n_classes, :n_rows] = factors
+    G = np.ones((n_classes + 2, n_features))
+    scratch = np.empty((n_classes if dtype == np.float32 else 0, n_features), dtype)
+    blas_block_gradient(St, X, B0, n_rows, n_classes, G, scratch)
+    expected = 1 + factors.astype(np.float64) @ block
+    assert_allclose(G[:n_classes], expected, rtol=tol, atol=tol)
+    assert_array_equal(G[n_classes:], 1)  # rows past the classes untouched
+
+
+def _objectives(dtype, n_samples, n_features, n_classes, targets):
+    """The same problem twice: register tiles, and GEMM calls forced."""
+    X, y, sw, coef, intercept = make_problem(n_samples, n_features, n_classes, dtype)
+    kwargs = {}
+    if targets == "soft":
+        kwargs["soft_targets"] = np.random.default_rng(1).dirichlet(np.ones(n_classes), n_samples)
+        y = None
+    elif targets == "smoothed":
+        kwargs["label_smoothing"] = 0.1
+    tiles = DenseObjective(X, y, sw, n_classes, True, **kwargs)
+    blas = DenseObjective(X, y, sw, n_classes, True, **kwargs)
+    blas.layout = KernelLayout(n_features, n_classes, X.itemsize, use_blas=True)
+    assert not tiles.layout.use_blas and blas.layout.use_blas
+    return tiles, blas, tiles.pack(coef, intercept)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes", [3, 10, 17])
+@pytest.mark.parametrize("targets", ["hard", "smoothed", "soft"])
+def test_gemm_path_equals_register_tiles(dtype, n_classes, targets):
+    # 40,000 rows: 32 ranges of 1,250 rows, each two full blocks of 512 rows
+    # and a partial one.
+    tiles, blas, w = _objectives(dtype, 40_000, 6, n_classes, targets)
+    g_tiles, g_blas = np.empty(tiles.n_params), np.empty(tiles.n_params)
+    with kernel_threads(2):
+        value_tiles = tiles.loss_gradient(w, g_tiles)
+        value_blas = blas.loss_gradient(w, g_blas)
+        assert blas.loss(w) == value_blas
+    rtol = 2e-6 if dtype == np.float32 else 1e-13
+    assert value_blas == pytest.approx(value_tiles, rel=rtol)
+    assert_allclose(g_blas, g_tiles, rtol=rtol * 10, atol=rtol * np.abs(g_tiles).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_many_classes_match_reference(dtype):
+    n, d, K = 2_000, 5, BLAS_MIN_CLASSES
+    X, y, sw, coef, intercept = make_problem(n, d, K, dtype)
+    objective = DenseObjective(X, y, sw, K, True)
+    assert objective.layout.use_blas and objective.layout.row_block == BLAS_ROW_BLOCK
+    grad = np.empty(objective.n_params)
+    with kernel_threads(2):
+        value = objective.loss_gradient(w := objective.pack(coef, intercept), grad)
+    loss, g_coef, g_intercept = ref.loss_gradient(coef, intercept, X, y, sw)
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    assert value == pytest.approx(loss, rel=tol)
+    got_coef, got_intercept = objective.unpack(grad)
+    assert_allclose(got_coef, g_coef, rtol=tol, atol=tol * np.abs(g_coef).max())
+    assert_allclose(got_intercept, g_intercept, rtol=tol, atol=tol * np.abs(g_intercept).max())
+    assert objective.loss(w) == value
+
+    Z = X.astype(np.float64) @ coef.T + intercept
+    assert_allclose(linear_scores(X, coef, intercept), Z, rtol=tol, atol=tol)
+    assert_allclose(linear_proba(X, coef, intercept), ref.softmax(Z), rtol=tol, atol=tol)
+    assert_allclose(linear_log_proba(X, coef, intercept), ref.log_softmax(Z), rtol=tol, atol=tol)
+    labels = linear_predict(X, coef, intercept)
+    assert np.mean(labels == np.argmax(Z, axis=1)) > 0.999  # float32 near-ties aside
+    if dtype == np.float64:
+        assert_array_equal(labels, np.argmax(Z, axis=1))
+
+
+def test_non_finite_input_is_reported_on_the_gemm_path():
+    X, _, _, coef, intercept = make_problem(1_000, 4, BLAS_MIN_CLASSES)
+    X[777, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        linear_proba(X, coef, intercept)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        linear_scores(X, coef, intercept)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        linear_predict(X, coef, intercept)
+
+
+def test_gemm_path_gives_the_same_bits_on_one_and_two_threads():
+    X, y, sw, coef, intercept = make_problem(20_000, 7, BLAS_MIN_CLASSES, np.float32)
+    objective = DenseObjective(X, y, sw, BLAS_MIN_CLASSES, True)
+    w = objective.pack(coef, intercept)
+    results = []
+    for n_threads in (1, 2):
+        grad = np.empty(objective.n_params)
+        with kernel_threads(n_threads):
+            results.append((objective.loss_gradient(w, grad), grad))
+    assert results[0][0] == results[1][0]
+    assert_array_equal(results[0][1], results[1][1])
