@@ -10,7 +10,8 @@ disturbing it, so the kernel is timed cumulatively, one phase more each time,
 over the same row blocks and with the same buffers:
 
 1. ``read X``: a parallel sum over X, the memory floor of any pass;
-2. ``scores``: the score tiles of every row block and nothing else;
+2. ``scores``: the score products of every row block and nothing else (register
+   tiles, or GEMM calls from ``BLAS_MIN_CLASSES`` classes on, as the kernels choose);
 3. ``+ softmax, loss``: the loss-only kernel the line searches use;
 4. ``+ gradient``: the full loss+gradient kernel (``DenseObjective``).
 
@@ -24,7 +25,7 @@ kernel again on an array of the same shape whose pages all map one 256 KiB
 piece of physical memory (:mod:`aliased_memory`, Linux only): the same code,
 addresses and row blocks, with every read a cache hit. Its gap to ``+
 gradient`` is what reading X costs beyond the arithmetic. The last column
-runs the score tiles of one row block again and again on one thread, with the
+runs the score products of one row block again and again on one thread, with the
 block in cache: their arithmetic rate with no memory traffic, as a fraction
 of the GEMM rate per thread. Useful flops only (``2*rows*d*K``): classes
 padded to a whole vector count as waste.
@@ -38,16 +39,18 @@ from aliased_memory import aliased_array
 from machine import _best_time, _parallel_sum, measure_machine, roofline_seconds
 from numba import njit, prange
 from problems import KERNEL_SHAPES, evaluation_point, make_problem
+from threadpoolctl import threadpool_limits
 
 from fastsoftmax.kernels._config import JIT_OPTIONS, N_ROW_RANGES
 from fastsoftmax.kernels._partition import range_bounds
+from fastsoftmax.kernels.blas_blocks import blas_block_scores
 from fastsoftmax.kernels.blocks import block_scores, score_padding
 from fastsoftmax.objective import DenseObjective
 
 
 @njit(parallel=True, **JIT_OPTIONS)
-def _scores_only(X, Wt, n_classes, row_block):
-    """The score phase of the dense kernels alone: same ranges, blocks, tiles."""
+def _scores_only(X, Wt, n_classes, row_block, use_blas):
+    """The score phase of the dense kernels alone: same ranges, blocks, products."""
     n_samples = X.shape[0]
     checksum = np.zeros(N_ROW_RANGES)
     for r in prange(N_ROW_RANGES):
@@ -55,22 +58,29 @@ def _scores_only(X, Wt, n_classes, row_block):
         St = np.empty((Wt.shape[1], row_block), dtype=X.dtype)
         for b0 in range(start, stop, row_block):
             n_rows = min(row_block, stop - b0)
-            block_scores(X, b0, n_rows, Wt, St, n_classes)
+            if use_blas:
+                blas_block_scores(X, b0, n_rows, Wt, St, n_classes)
+            else:
+                block_scores(X, b0, n_rows, Wt, St, n_classes)
             # Read one score so the work cannot be dropped as unused.
             checksum[r] += St[0, 0]
     return checksum
 
 
 @njit(**JIT_OPTIONS)
-def _scores_in_cache(X, Wt, St, n_classes, repeats):
-    """The score tiles of one block of rows, ``repeats`` times, on one thread."""
+def _scores_in_cache(X, Wt, St, n_classes, repeats, use_blas):
+    """The score products of one block of rows, ``repeats`` times, on one thread."""
     for _ in range(repeats):
-        block_scores(X, 0, X.shape[0], Wt, St, n_classes)
+        if use_blas:
+            blas_block_scores(X, 0, X.shape[0], Wt, St, n_classes)
+        else:
+            block_scores(X, 0, X.shape[0], Wt, St, n_classes)
     return St[0, 0]
 
 
-def in_cache_score_rate(d, K, dtype, row_block):
-    """Useful flops per second of the score tiles on one cache-resident block."""
+def in_cache_score_rate(d, K, dtype, row_block, use_blas):
+    """Useful flops per second of the score products (register tiles or GEMM,
+    as the kernels choose) on one cache-resident block, BLAS on one thread."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((row_block, d)).astype(dtype)
     kp = score_padding(K, X.itemsize)
@@ -79,8 +89,11 @@ def in_cache_score_rate(d, K, dtype, row_block):
     St = np.zeros((kp, row_block), dtype=dtype)
     flops = 2.0 * row_block * d * K
     repeats = max(1, int(2e9 / flops))
-    _scores_in_cache(X, Wt, St, K, 1)
-    return flops * repeats / _best_time(lambda: _scores_in_cache(X, Wt, St, K, repeats), 5)
+    with threadpool_limits(1, user_api="blas"):
+        _scores_in_cache(X, Wt, St, K, 1, use_blas)
+        return flops * repeats / _best_time(
+            lambda: _scores_in_cache(X, Wt, St, K, repeats, use_blas), 5
+        )
 
 
 def profile_shape(n, d, K, dtype, machine, repeats=5):
@@ -91,7 +104,7 @@ def profile_shape(n, d, K, dtype, machine, repeats=5):
     dict
         ``bound``, ``read``, ``scores``, ``loss``, ``loss_gradient`` and
         ``in_cache`` (NaN where no aliased array can be built), and the
-        score tiles' ``in_cache_rate`` in flops per second.
+        score products' ``in_cache_rate`` in flops per second.
     """
     X64, y = make_problem(n, d, K)
     X = X64.astype(dtype, copy=False)
@@ -101,11 +114,11 @@ def profile_shape(n, d, K, dtype, machine, repeats=5):
     w = objective.pack(coef, intercept)
     grad = np.empty(objective.n_params)
     _, Wt, _ = objective._kernel_params(w)
-    row_block = objective.layout.row_block
+    row_block, use_blas = objective.layout.row_block, objective.layout.use_blas
     phases = {
         # X is C-contiguous: one flat parallel sum reads exactly its bytes.
         "read": lambda: _parallel_sum(X.reshape(-1)),
-        "scores": lambda: _scores_only(X, Wt, K, row_block),
+        "scores": lambda: _scores_only(X, Wt, K, row_block, use_blas),
         "loss": lambda: objective.loss(w),
         "loss_gradient": lambda: objective.loss_gradient(w, grad),
     }
@@ -115,10 +128,13 @@ def profile_shape(n, d, K, dtype, machine, repeats=5):
         cached = DenseObjective(X_cached, y, None, K, True)
         phases["in_cache"] = lambda: cached.loss_gradient(w, grad)
     times = {"bound": roofline_seconds(n, d, K, X.itemsize, machine), "in_cache": float("nan")}
-    for name, function in phases.items():
-        function()  # compile and touch outside the timing
-        times[name] = _best_time(function, repeats)
-    times["in_cache_rate"] = in_cache_score_rate(d, K, dtype, row_block)
+    # BLAS on one thread, as inside kernel_threads (the GEMM path calls it
+    # from every Numba thread).
+    with threadpool_limits(1, user_api="blas"):
+        for name, function in phases.items():
+            function()  # compile and touch outside the timing
+            times[name] = _best_time(function, repeats)
+    times["in_cache_rate"] = in_cache_score_rate(d, K, dtype, row_block, use_blas)
     return times
 
 
@@ -143,7 +159,7 @@ def main():
           f"GEMM {machine['gemm_GFLOP_s_float64']:.0f} / {machine['gemm_GFLOP_s_float32']:.0f} "
           "GFLOP/s (float64 / float32)\n")
     print("| shape | dtype | bound | read X | scores | + softmax, loss | + gradient "
-          "| x bound | X in cache | x bound | score tiles in cache, 1 thread |")
+          "| x bound | X in cache | x bound | score products in cache, 1 thread |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for n, d, K in shapes:
         for dtype in args.dtypes.split(","):
