@@ -2,7 +2,7 @@
 
 Numba picks its threading layer once per process, so each layer runs in its
 own subprocess (``tests/scripts/concurrent_fits.py``) with
-``NUMBA_THREADING_LAYER`` set. The script checks that four Python threads
+``NUMBA_THREADING_LAYER`` set. The script checks that five Python threads
 fitting at once and ``GridSearchCV(n_jobs=2)`` on joblib's threading backend
 neither crash nor change results (bit for bit against sequential fits in the
 same process), and that the layer in use is the one requested.

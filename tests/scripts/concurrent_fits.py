@@ -10,7 +10,7 @@ machine cannot run a check (the test then skips).
 Modes (first argument):
 
 ``fits``
-    Four Python threads fit at once (and predict), several rounds; every
+    Five Python threads fit at once (and predict), several rounds; every
     ``coef_``, ``intercept_`` and ``predict_proba`` must equal, bit for bit, a
     sequential fit of the same data in this process. Then ``GridSearchCV``
     with ``n_jobs=2`` on joblib's threading backend must give exactly the
@@ -82,13 +82,15 @@ def make_problem(seed, n_classes, dtype):
     return X.astype(dtype), y
 
 
-# Four problems: one and two class panels of the score tiles (K=4, K=20),
-# float32 and float64, and a fixed small n_threads.
+# Five problems: one and two class panels of the score tiles (K=4, K=20),
+# float32 and float64, a fixed small n_threads, and the GEMM path of the
+# dense kernels (K=400, which calls BLAS from every Numba thread).
 PROBLEMS = [
     (make_problem(0, 4, np.float64), {}),
     (make_problem(1, 20, np.float64), {}),
     (make_problem(2, 4, np.float32), {}),
     (make_problem(3, 20, np.float64), {"n_threads": 1}),
+    (make_problem(4, 400, np.float32), {}),
 ]
 N_ROUNDS = 3
 
