@@ -15,6 +15,7 @@ from fastsoftmax._threads import kernel_threads
 from fastsoftmax.kernels.blas_blocks import (
     BLAS_MIN_CLASSES,
     BLAS_ROW_BLOCK,
+    F32_BLOCKS_PER_SUM,
     blas_block_gradient,
     blas_block_scores,
 )
@@ -52,11 +53,37 @@ def test_block_products_match_numpy(dtype, n_classes, n_features, n_rows):
     factors = rng.standard_normal((n_classes, n_rows)).astype(dtype)
     St[:n_classes, :n_rows] = factors
     G = np.ones((n_classes + 2, n_features))
-    scratch = np.empty((n_classes if dtype == np.float32 else 0, n_features), dtype)
-    blas_block_gradient(St, X, B0, n_rows, n_classes, G, scratch)
+    sums = np.empty((n_classes if dtype == np.float32 else 0, n_features), dtype)
+    assert blas_block_gradient(St, X, B0, n_rows, n_classes, G, sums, 0, True) == 0
     expected = 1 + factors.astype(np.float64) @ block
     assert_allclose(G[:n_classes], expected, rtol=tol, atol=tol)
     assert_array_equal(G[n_classes:], 1)  # rows past the classes untouched
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float32_block_products_are_summed_then_flushed(dtype):
+    # Blocks 0..10 of 5 rows: float32 sums are flushed into G after every
+    # F32_BLOCKS_PER_SUM blocks and at the range's last block, never lost.
+    n_classes, n_features, n_rows, n_blocks = 6, 9, 5, 11
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((n_rows * n_blocks, n_features)).astype(dtype)
+    St = rng.standard_normal((n_classes, n_rows * n_blocks)).astype(dtype)
+    G = np.zeros((n_classes, n_features))
+    sums = np.empty((n_classes if dtype == np.float32 else 0, n_features), dtype)
+    pending, seen = 0, []
+    for b in range(n_blocks):
+        block_St = np.ascontiguousarray(St[:, b * n_rows : (b + 1) * n_rows])
+        pending = blas_block_gradient(
+            block_St, X, b * n_rows, n_rows, n_classes, G, sums, pending, b == n_blocks - 1
+        )
+        seen.append(pending)
+    if dtype == np.float32:
+        first = list(range(1, F32_BLOCKS_PER_SUM)) + [0]
+        assert seen[:F32_BLOCKS_PER_SUM] == first and seen[-1] == 0
+    else:
+        assert seen == [0] * n_blocks
+    expected = St.astype(np.float64) @ X.astype(np.float64)
+    assert_allclose(G, expected, rtol=TOL[dtype], atol=TOL[dtype])
 
 
 def _objectives(dtype, n_samples, n_features, n_classes, targets):

@@ -195,7 +195,8 @@ def dense_loss_gradient(
         # writes them and the gradient tiles read them as padding.
         St = np.zeros((n_buffer, row_block), dtype=X.dtype)
         buffers = np.empty((4, row_block), dtype=X.dtype)
-        scratch = np.empty((n_scratch, n_features), dtype=X.dtype)
+        f32_sums = np.empty((n_scratch, n_features), dtype=X.dtype)
+        pending = 0
         grad_r = grad_partials[r]
         icpt_r = intercept_partials[r]
         grad_r[:, :] = 0.0
@@ -209,7 +210,9 @@ def dense_loss_gradient(
                 sample_weight, buffers, True, icpt_r,
             )
             if use_blas:
-                blas_block_gradient(St, X, b0, n_rows, n_classes, grad_r, scratch)
+                pending = blas_block_gradient(
+                    St, X, b0, n_rows, n_classes, grad_r, f32_sums, pending, b0 + n_rows >= stop
+                )
             else:
                 block_gradient(St, X, b0, n_rows, class_tile, grad_r, min(row_block, stop - b0 - n_rows))
         if label_totals.shape[0] > 0:
