@@ -3,8 +3,8 @@
 Block products against NumPy over the edges (one row, one feature, a block
 that starts past row 0, a score buffer wider than the block), then whole
 evaluations: the GEMM path against the register tiles on the same problem,
-against the NumPy reference at a class count that selects it, and bit for bit
-on one and two threads.
+against the NumPy reference at shapes that select it (many classes; narrow
+rows with tens of classes), and bit for bit on one and two threads.
 """
 
 import numpy as np
@@ -18,6 +18,7 @@ from fastsoftmax.kernels.blas_blocks import (
     F32_BLOCKS_PER_SUM,
     blas_block_gradient,
     blas_block_scores,
+    prefers_gemm,
 )
 from fastsoftmax.kernels.dense import KernelLayout, transposed_coef
 from fastsoftmax.objective import DenseObjective
@@ -168,3 +169,35 @@ def test_gemm_path_gives_the_same_bits_on_one_and_two_threads():
             results.append((objective.loss_gradient(w, grad), grad))
     assert results[0][0] == results[1][0]
     assert_array_equal(results[0][1], results[1][1])
+
+
+def test_choice_of_products_follows_the_measured_boundaries():
+    # Many classes: always GEMM. Narrow rows: GEMM from 40 classes at d <= 32,
+    # from 100 classes at d <= 64 (float64) or d <= 128 (float32).
+    assert prefers_gemm(5000, BLAS_MIN_CLASSES, 8)
+    assert not prefers_gemm(300, BLAS_MIN_CLASSES - 1, 8)
+    assert prefers_gemm(32, 40, 8) and not prefers_gemm(33, 40, 8)
+    assert not prefers_gemm(32, 39, 4)
+    assert prefers_gemm(64, 100, 8) and not prefers_gemm(65, 100, 8)
+    assert prefers_gemm(128, 100, 4) and not prefers_gemm(129, 100, 4)
+    assert not prefers_gemm(100, 10, 4) and not prefers_gemm(20, 3, 8)
+    layout = KernelLayout(16, 40, 8)
+    assert layout.use_blas and layout.row_block == BLAS_ROW_BLOCK
+    assert not KernelLayout(16, 40, 8, use_blas=False).use_blas
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_narrow_rows_with_tens_of_classes_match_reference(dtype):
+    n, d, K = 3_000, 8, 40  # the narrow-row rule picks GEMM here
+    X, y, sw, coef, intercept = make_problem(n, d, K, dtype)
+    objective = DenseObjective(X, y, sw, K, True)
+    assert objective.layout.use_blas
+    grad = np.empty(objective.n_params)
+    with kernel_threads(2):
+        value = objective.loss_gradient(objective.pack(coef, intercept), grad)
+    loss, g_coef, g_intercept = ref.loss_gradient(coef, intercept, X, y, sw)
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    assert value == pytest.approx(loss, rel=tol)
+    assert_allclose(grad, np.concatenate([g_coef.ravel(), g_intercept]), rtol=tol, atol=tol * 0.1)
+    Z = X.astype(np.float64) @ coef.T + intercept
+    assert_allclose(linear_proba(X, coef, intercept), ref.softmax(Z), rtol=tol, atol=tol)

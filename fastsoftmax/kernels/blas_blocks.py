@@ -22,9 +22,34 @@ shape             dtype      register tiles   BLAS, 512-row blocks
 ================  =========  ===============  =================
 
 So the dense kernels switch to these products from ``BLAS_MIN_CLASSES``
-classes on (:class:`~fastsoftmax.kernels.dense.KernelLayout`), with blocks of
-``BLAS_ROW_BLOCK`` rows: GEMM packs the coefficient panel once per call, and
-the smaller blocks the tiles use (64 rows at d=512) left it 10% to 30% slower.
+classes on, with blocks of ``BLAS_ROW_BLOCK`` rows: GEMM packs the
+coefficient panel once per call, and the smaller blocks the tiles use (64
+rows at d=512) left it 10% to 30% slower.
+
+Narrow rows change the balance earlier. A score tile writes its class-major
+results lane by lane, a cost per score that few features cannot spread, so
+with d <= 64 the tiles lose from about 40 classes on. Tiles against GEMM
+(one evaluation, best of 7 in alternating runs; float64 / float32):
+
+=================  ===========  ===========
+shape              float64      float32
+=================  ===========  ===========
+500k x 16, K=40    62 / 37 ms   37 / 18 ms
+500k x 32, K=20    38 / 31 ms   13 / 16 ms
+500k x 32, K=40    70 / 53 ms   44 / 26 ms
+500k x 32, K=100   189 / 131    112 / 59
+500k x 64, K=40    91 / 103     55 / 45
+500k x 64, K=100   228 / 204    137 / 93
+500k x 64, K=200   427 / 357    248 / 165
+200k x 128, K=100  108 / 135    73 / 65
+200k x 128, K=200  214 / 247    139 / 108
+=================  ===========  ===========
+
+:func:`prefers_gemm` encodes these measurements (float32 tiles, with fewer
+accumulator registers' worth of work per write, lose earlier than float64
+ones); ``predict_proba`` moved the same way at every shape checked
+(500k x 32, K=100: 170 -> 137 ms in float64; 200k x 128, K=100: 85 -> 103 ms
+in float64, so tiles there, and 62 -> 55 ms in float32).
 
 BLAS runs on one thread here: every kernel call is made inside
 :func:`fastsoftmax._threads.kernel_threads`, which holds BLAS to one thread
@@ -47,6 +72,23 @@ from .elementary import fast_exp
 #: Classes from which the dense kernels use these products (between the
 #: break-even at K=300 and the first clear gain at K=500 in the table above).
 BLAS_MIN_CLASSES = 400
+
+
+def prefers_gemm(n_features, n_classes, itemsize):
+    """Whether the dense kernels should use these GEMM products for a shape.
+
+    From ``BLAS_MIN_CLASSES`` classes on always; with narrow rows earlier:
+    from 40 classes at ``n_features <= 32``, and from 100 classes at
+    ``n_features <= 64`` (float64) or ``<= 128`` (float32). See the tables
+    of the module docstring.
+    """
+    if n_classes >= BLAS_MIN_CLASSES:
+        return True
+    if n_classes >= 100 and n_features <= (128 if itemsize == 4 else 64):
+        return True
+    return n_classes >= 40 and n_features <= 32
+
+
 #: Rows per block on the BLAS path.
 BLAS_ROW_BLOCK = 512
 #: float32 block products summed in float32 before they go into the float64

@@ -16,9 +16,9 @@ blocks that stay in L2 cache between the two products that touch them
 3. ``G += St @ X_block`` from register tiles, into the range's float64
    partial.
 
-From ``BLAS_MIN_CLASSES`` classes on, steps 1 and 3 are GEMM calls on
-larger blocks instead (:mod:`fastsoftmax.kernels.blas_blocks`), chosen by
-:class:`KernelLayout`.
+With many classes (or tens of classes and narrow rows), steps 1 and 3 are
+GEMM calls on larger blocks instead (:mod:`fastsoftmax.kernels.blas_blocks`),
+chosen by :class:`KernelLayout`.
 
 The caller adds the ranges' partials in range order (:func:`reduce_partials`),
 so the result is bit-identical for any number of threads. Extra memory is
@@ -45,11 +45,11 @@ from numba import njit, prange
 from ._config import JIT_OPTIONS, MAX_ROW_BLOCK, MIN_ROW_BLOCK, N_ROW_RANGES, ROW_BLOCK_BYTES
 from ._partition import range_bounds
 from .blas_blocks import (
-    BLAS_MIN_CLASSES,
     BLAS_ROW_BLOCK,
     blas_block_gradient,
     blas_block_row_scores,
     blas_block_scores,
+    prefers_gemm,
     rows_add_intercept,
     rows_softmax,
 )
@@ -109,14 +109,14 @@ class KernelLayout:
     itemsize : int
         8 for float64 X, 4 for float32.
     use_blas : bool or None, default=None
-        None chooses GEMM calls from ``BLAS_MIN_CLASSES`` classes on; a bool
-        forces the choice (tests compare the two paths).
+        None chooses by :func:`~fastsoftmax.kernels.blas_blocks.prefers_gemm`
+        (many classes, or narrow rows with tens of classes); a bool forces the
+        choice (tests compare the two paths).
 
     Attributes
     ----------
     use_blas : bool
-        Whether the block products are GEMM calls (``n_classes >=
-        BLAS_MIN_CLASSES``) rather than register tiles.
+        Whether the block products are GEMM calls rather than register tiles.
     row_block : int
         Rows per block.
     class_tile : int
@@ -126,7 +126,9 @@ class KernelLayout:
     """
 
     def __init__(self, n_features, n_classes, itemsize, use_blas=None):
-        self.use_blas = n_classes >= BLAS_MIN_CLASSES if use_blas is None else bool(use_blas)
+        if use_blas is None:
+            use_blas = prefers_gemm(n_features, n_classes, itemsize)
+        self.use_blas = bool(use_blas)
         if self.use_blas:
             self.row_block = BLAS_ROW_BLOCK
         else:
