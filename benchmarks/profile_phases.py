@@ -11,7 +11,7 @@ over the same row blocks and with the same buffers:
 
 1. ``read X``: a parallel sum over X, the memory floor of any pass;
 2. ``scores``: the score products of every row block and nothing else (register
-   tiles, or GEMM calls from ``BLAS_MIN_CLASSES`` classes on, as the kernels choose);
+   tiles, or GEMM calls where ``KernelLayout`` chooses them);
 3. ``+ softmax, loss``: the loss-only kernel the line searches use;
 4. ``+ gradient``: the full loss+gradient kernel (``DenseObjective``).
 
