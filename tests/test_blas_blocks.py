@@ -18,9 +18,17 @@ from fastsoftmax.kernels.blas_blocks import (
     F32_BLOCKS_PER_SUM,
     blas_block_gradient,
     blas_block_scores,
+    gemm_available,
     prefers_gemm,
 )
-from fastsoftmax.kernels.dense import KernelLayout, transposed_coef
+from fastsoftmax.kernels.dense import (
+    PROBABILITIES,
+    SCORES,
+    KernelLayout,
+    dense_predict,
+    dense_rows,
+    transposed_coef,
+)
 from fastsoftmax.objective import DenseObjective
 from fastsoftmax.prediction import linear_log_proba, linear_predict, linear_proba, linear_scores
 
@@ -121,8 +129,12 @@ def test_gemm_path_equals_register_tiles(dtype, n_classes, targets):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_many_classes_match_reference(dtype):
-    n, d, K = 2_000, 5, BLAS_MIN_CLASSES
+@pytest.mark.parametrize("n", [5, 2_000])  # 5 rows: most of the 32 ranges are empty
+def test_many_classes_match_reference(dtype, n):
+    # 130 features: only the class count selects the GEMM path here.
+    d, K = 130, BLAS_MIN_CLASSES
+    itemsize = np.dtype(dtype).itemsize
+    assert not prefers_gemm(d, K - 1, itemsize)
     X, y, sw, coef, intercept = make_problem(n, d, K, dtype)
     objective = DenseObjective(X, y, sw, K, True)
     assert objective.layout.use_blas and objective.layout.row_block == BLAS_ROW_BLOCK
@@ -142,9 +154,36 @@ def test_many_classes_match_reference(dtype):
     assert_allclose(linear_proba(X, coef, intercept), ref.softmax(Z), rtol=tol, atol=tol)
     assert_allclose(linear_log_proba(X, coef, intercept), ref.log_softmax(Z), rtol=tol, atol=tol)
     labels = linear_predict(X, coef, intercept)
-    assert np.mean(labels == np.argmax(Z, axis=1)) > 0.999  # float32 near-ties aside
+    assert np.mean(labels == np.argmax(Z, axis=1)) > 0.99  # float32 near-ties aside
     if dtype == np.float64:
         assert_array_equal(labels, np.argmax(Z, axis=1))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_prediction_equals_register_tiles(dtype):
+    # 40,000 rows: each of the 32 ranges has two full 512-row blocks and a
+    # partial one. Scores, probabilities and labels by both paths.
+    n, d, K = 40_000, 6, 17
+    X, _, _, coef, intercept = make_problem(n, d, K, dtype)
+    Wt = transposed_coef(coef, dtype)
+    b = intercept.astype(dtype)
+    tol = 2e-6 if dtype == np.float32 else 1e-13
+    results = {}
+    with kernel_threads(2):
+        for use_blas in (False, True):
+            layout = KernelLayout(d, K, X.itemsize, use_blas=use_blas)
+            got = []
+            for what in (SCORES, PROBABILITIES):
+                out = np.empty((n, K), dtype)
+                assert dense_rows(X, Wt, b, K, layout.row_block, use_blas, what, out) == 0
+                got.append(out)
+            labels = np.empty(n, np.int64)
+            assert dense_predict(X, Wt, b, K, layout.row_block, use_blas, labels) == 0
+            results[use_blas] = got + [labels]
+    for tiles, gemm in zip(results[False][:2], results[True][:2], strict=True):
+        assert_allclose(gemm, tiles, rtol=tol, atol=tol)
+    agree = np.mean(results[False][2] == results[True][2])
+    assert agree == 1.0 if dtype == np.float64 else agree > 0.999
 
 
 def test_non_finite_input_is_reported_on_the_gemm_path():
@@ -172,11 +211,12 @@ def test_gemm_path_gives_the_same_bits_on_one_and_two_threads():
 
 
 def test_choice_of_products_follows_the_measured_boundaries():
-    # Many classes: always GEMM. Narrow rows: GEMM from 40 classes at d <= 32,
-    # from 100 classes at d <= 64 (float64) or d <= 128 (float32).
+    # Many classes: always GEMM. Narrow rows: GEMM from 40 classes at d <= 32
+    # (float32: d <= 64), from 100 classes at d <= 64 (float32: d <= 128).
     assert prefers_gemm(5000, BLAS_MIN_CLASSES, 8)
     assert not prefers_gemm(300, BLAS_MIN_CLASSES - 1, 8)
     assert prefers_gemm(32, 40, 8) and not prefers_gemm(33, 40, 8)
+    assert prefers_gemm(64, 40, 4) and not prefers_gemm(65, 40, 4)
     assert not prefers_gemm(32, 39, 4)
     assert prefers_gemm(64, 100, 8) and not prefers_gemm(65, 100, 8)
     assert prefers_gemm(128, 100, 4) and not prefers_gemm(129, 100, 4)
@@ -201,3 +241,8 @@ def test_narrow_rows_with_tens_of_classes_match_reference(dtype):
     assert_allclose(grad, np.concatenate([g_coef.ravel(), g_intercept]), rtol=tol, atol=tol * 0.1)
     Z = X.astype(np.float64) @ coef.T + intercept
     assert_allclose(linear_proba(X, coef, intercept), ref.softmax(Z), rtol=tol, atol=tol)
+
+
+def test_gemm_is_checked_before_it_is_chosen():
+    # A tiny product through the same entry point; the layout relies on it.
+    assert gemm_available(8) and gemm_available(4)

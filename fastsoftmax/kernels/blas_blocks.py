@@ -28,7 +28,7 @@ rows at d=512) left it 10% to 30% slower.
 
 Narrow rows change the balance earlier. A score tile writes its class-major
 results lane by lane, a cost per score that few features cannot spread, so
-with d <= 64 the tiles lose from about 40 classes on. Tiles against GEMM
+with d <= 32 (float32: d <= 64) the tiles lose from about 40 classes on. Tiles against GEMM
 (one evaluation, best of 7 in alternating runs; float64 / float32):
 
 =================  ===========  ===========
@@ -78,15 +78,15 @@ def prefers_gemm(n_features, n_classes, itemsize):
     """Whether the dense kernels should use these GEMM products for a shape.
 
     From ``BLAS_MIN_CLASSES`` classes on always; with narrow rows earlier:
-    from 40 classes at ``n_features <= 32``, and from 100 classes at
-    ``n_features <= 64`` (float64) or ``<= 128`` (float32). See the tables
-    of the module docstring.
+    from 40 classes at ``n_features <= 32`` (float64) or ``<= 64``
+    (float32), and from 100 classes at ``n_features <= 64`` (float64) or
+    ``<= 128`` (float32). See the tables of the module docstring.
     """
     if n_classes >= BLAS_MIN_CLASSES:
         return True
     if n_classes >= 100 and n_features <= (128 if itemsize == 4 else 64):
         return True
-    return n_classes >= 40 and n_features <= 32
+    return n_classes >= 40 and n_features <= (64 if itemsize == 4 else 32)
 
 
 #: Rows per block on the BLAS path.
@@ -117,10 +117,38 @@ def _gemm(transa, transb, m, n, k, A, lda, B, ldb, beta, C, ldc):
     scalars = np.ones(2, dtype=C.dtype)
     scalars[1] = beta
     kind = np.int8(ord("d")) if C.itemsize == 8 else np.int8(ord("s"))
-    _xxgemm(
+    return _xxgemm(
         kind, transa, transb, m, n, k, scalars[0:].ctypes, A.ctypes, max(1, lda),
         B.ctypes, max(1, ldb), scalars[1:].ctypes, C.ctypes, max(1, ldc),
     )
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def _small_product_ok(dtype_example):
+    """Whether GEMM runs and multiplies correctly in this dtype (a 2x3 @ 3x2)."""
+    A = np.arange(6).astype(dtype_example.dtype).reshape(2, 3)
+    B = np.arange(6).astype(dtype_example.dtype).reshape(3, 2)
+    C = np.zeros((2, 2), dtype=dtype_example.dtype)
+    # Row-major C = A @ B is column-major C^T = B^T A^T.
+    status = _gemm(_N, _N, 2, 2, 3, B, 2, A, 3, 0.0, C, 2)
+    return status == 0 and C[0, 0] == 10 and C[0, 1] == 13 and C[1, 0] == 28 and C[1, 1] == 40
+
+
+_GEMM_WORKS = {}
+
+
+def gemm_available(itemsize):
+    """Whether the GEMM products can run here, checked once per dtype.
+
+    ``numba_xxgemm`` returns an error status, and computes nothing, when
+    SciPy's BLAS cannot be loaded; the kernels do not check the status of
+    each call, so the layout asks this first and uses the register tiles
+    when it is false.
+    """
+    if itemsize not in _GEMM_WORKS:
+        example = np.zeros(1, dtype=np.float64 if itemsize == 8 else np.float32)
+        _GEMM_WORKS[itemsize] = bool(_small_product_ok(example))
+    return _GEMM_WORKS[itemsize]
 
 
 @njit(cache=True, **JIT_OPTIONS)

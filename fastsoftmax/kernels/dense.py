@@ -23,8 +23,10 @@ chosen by :class:`KernelLayout`.
 The caller adds the ranges' partials in range order (:func:`reduce_partials`),
 so the result is bit-identical for any number of threads. Extra memory is
 ``N_ROW_RANGES * kg * n_features`` float64 for the partials plus, per running
-range, a class-major score buffer of ``row_block`` columns; it does not grow
-with ``n_samples``, and the n-by-K score matrix is never formed.
+range, a class-major score buffer of ``row_block`` columns (and, on the GEMM
+path with float32 X, a float32 ``n_classes * n_features`` buffer of block
+sums); it does not grow with ``n_samples``, and the n-by-K score matrix is
+never formed.
 
 Inside a block all arithmetic is in X's dtype (float32 X: float32 products
 and exponentials); block results go into float64 accumulators.
@@ -49,6 +51,7 @@ from .blas_blocks import (
     blas_block_gradient,
     blas_block_row_scores,
     blas_block_scores,
+    gemm_available,
     prefers_gemm,
     rows_add_intercept,
     rows_softmax,
@@ -110,8 +113,9 @@ class KernelLayout:
         8 for float64 X, 4 for float32.
     use_blas : bool or None, default=None
         None chooses by :func:`~fastsoftmax.kernels.blas_blocks.prefers_gemm`
-        (many classes, or narrow rows with tens of classes); a bool forces the
-        choice (tests compare the two paths).
+        (many classes, or narrow rows with tens of classes), when
+        :func:`~fastsoftmax.kernels.blas_blocks.gemm_available`; a bool forces
+        the choice (tests compare the two paths).
 
     Attributes
     ----------
@@ -127,7 +131,7 @@ class KernelLayout:
 
     def __init__(self, n_features, n_classes, itemsize, use_blas=None):
         if use_blas is None:
-            use_blas = prefers_gemm(n_features, n_classes, itemsize)
+            use_blas = prefers_gemm(n_features, n_classes, itemsize) and gemm_available(itemsize)
         self.use_blas = bool(use_blas)
         if self.use_blas:
             self.row_block = BLAS_ROW_BLOCK
@@ -167,7 +171,7 @@ def dense_loss_gradient(
     intercept : ndarray of shape (n_classes,) or (0,), dtype of X
     n_classes : int
     row_block : int
-        Rows per block (:func:`row_block_size`).
+        Rows per block (:class:`KernelLayout`).
     class_tile : int
         Classes per gradient tile (:class:`KernelLayout`).
     use_blas : bool
