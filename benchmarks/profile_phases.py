@@ -43,8 +43,8 @@ from threadpoolctl import threadpool_limits
 
 from fastsoftmax.kernels._config import JIT_OPTIONS, N_ROW_RANGES
 from fastsoftmax.kernels._partition import range_bounds
-from fastsoftmax.kernels.blas_blocks import blas_block_scores
-from fastsoftmax.kernels.blocks import block_scores, score_padding
+from fastsoftmax.kernels.blocks import score_padding
+from fastsoftmax.kernels.dense import dense_block_scores
 from fastsoftmax.objective import DenseObjective
 
 
@@ -58,10 +58,7 @@ def _scores_only(X, Wt, n_classes, row_block, use_blas):
         St = np.empty((Wt.shape[1], row_block), dtype=X.dtype)
         for b0 in range(start, stop, row_block):
             n_rows = min(row_block, stop - b0)
-            if use_blas:
-                blas_block_scores(X, b0, n_rows, Wt, St, n_classes)
-            else:
-                block_scores(X, b0, n_rows, Wt, St, n_classes)
+            dense_block_scores(X, b0, n_rows, Wt, St, n_classes, use_blas)
             # Read one score so the work cannot be dropped as unused.
             checksum[r] += St[0, 0]
     return checksum
@@ -71,10 +68,7 @@ def _scores_only(X, Wt, n_classes, row_block, use_blas):
 def _scores_in_cache(X, Wt, St, n_classes, repeats, use_blas):
     """The score products of one block of rows, ``repeats`` times, on one thread."""
     for _ in range(repeats):
-        if use_blas:
-            blas_block_scores(X, 0, X.shape[0], Wt, St, n_classes)
-        else:
-            block_scores(X, 0, X.shape[0], Wt, St, n_classes)
+        dense_block_scores(X, 0, X.shape[0], Wt, St, n_classes, use_blas)
     return St[0, 0]
 
 

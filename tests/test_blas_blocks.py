@@ -12,6 +12,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from fastsoftmax._threads import kernel_threads
+from fastsoftmax.kernels import blas_blocks
 from fastsoftmax.kernels.blas_blocks import (
     BLAS_MIN_CLASSES,
     BLAS_ROW_BLOCK,
@@ -35,8 +36,8 @@ from fastsoftmax.prediction import linear_log_proba, linear_predict, linear_prob
 from . import reference as ref
 from .problems import make_problem
 
-TOL = {np.float32: 3e-5, np.float64: 1e-12}
-B0 = 3  # first row of the block
+from .test_blocks import B0, TOL, _setup
+
 SENTINEL = 7.0
 
 
@@ -45,21 +46,18 @@ SENTINEL = 7.0
 @pytest.mark.parametrize("n_features", [1, 6, 33])
 @pytest.mark.parametrize("n_rows", [1, 13])
 def test_block_products_match_numpy(dtype, n_classes, n_features, n_rows):
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((B0 + n_rows + 2, n_features)).astype(dtype)
-    coef = 0.5 * rng.standard_normal((n_classes, n_features))
-    Wt = transposed_coef(coef, dtype)
-    St = np.full((Wt.shape[1] + 1, n_rows + 4), SENTINEL, dtype=dtype)
+    X, Wt, St, _, Z = _setup(dtype, n_classes, n_features, n_rows)
+    St.fill(SENTINEL)
     block = X[B0 : B0 + n_rows].astype(np.float64)
     tol = TOL[dtype]
 
     blas_block_scores(X, B0, n_rows, Wt, St, n_classes)
-    assert_allclose(St[:n_classes, :n_rows], (block @ coef.T).T, rtol=tol, atol=tol)
+    assert_allclose(St[:n_classes, :n_rows], Z.T, rtol=tol, atol=tol)
     # Nothing outside the block's scores is written.
     assert_array_equal(St[n_classes:], SENTINEL)
     assert_array_equal(St[:, n_rows:], SENTINEL)
 
-    factors = rng.standard_normal((n_classes, n_rows)).astype(dtype)
+    factors = np.random.default_rng(1).standard_normal((n_classes, n_rows)).astype(dtype)
     St[:n_classes, :n_rows] = factors
     G = np.ones((n_classes + 2, n_features))
     sums = np.empty((n_classes if dtype == np.float32 else 0, n_features), dtype)
@@ -243,6 +241,11 @@ def test_narrow_rows_with_tens_of_classes_match_reference(dtype):
     assert_allclose(linear_proba(X, coef, intercept), ref.softmax(Z), rtol=tol, atol=tol)
 
 
-def test_gemm_is_checked_before_it_is_chosen():
+def test_gemm_is_checked_before_it_is_chosen(monkeypatch):
     # A tiny product through the same entry point; the layout relies on it.
     assert gemm_available(8) and gemm_available(4)
+    assert KernelLayout(300, BLAS_MIN_CLASSES, 8).use_blas
+    # Where the check fails, the layout falls back to the register tiles.
+    monkeypatch.setitem(blas_blocks._GEMM_WORKS, 8, False)
+    assert not KernelLayout(300, BLAS_MIN_CLASSES, 8).use_blas
+    assert KernelLayout(300, BLAS_MIN_CLASSES, 4).use_blas

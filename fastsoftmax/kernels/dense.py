@@ -142,7 +142,7 @@ class KernelLayout:
 
 
 @njit(cache=True, **JIT_OPTIONS)
-def _scores(X, b0, n_rows, Wt, St, n_classes, use_blas):
+def dense_block_scores(X, b0, n_rows, Wt, St, n_classes, use_blas):
     """A block's class-major scores, by GEMM or by register tiles."""
     if use_blas:
         blas_block_scores(X, b0, n_rows, Wt, St, n_classes)
@@ -198,8 +198,12 @@ def dense_loss_gradient(
     for r in prange(N_ROW_RANGES):
         start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
         # Zero rows past the real classes stay zero: the softmax never
-        # writes them and the gradient tiles read them as padding.
-        St = np.zeros((n_buffer, row_block), dtype=X.dtype)
+        # writes them and the gradient tiles read them as padding. GEMM reads
+        # only the real classes' rows, all written by the scores first.
+        if use_blas:
+            St = np.empty((n_classes, row_block), dtype=X.dtype)
+        else:
+            St = np.zeros((n_buffer, row_block), dtype=X.dtype)
         buffers = np.empty((4, row_block), dtype=X.dtype)
         f32_sums = np.empty((n_scratch, n_features), dtype=X.dtype)
         pending = 0
@@ -210,7 +214,7 @@ def dense_loss_gradient(
         loss_r = 0.0
         for b0 in range(start, stop, row_block):
             n_rows = min(row_block, stop - b0)
-            _scores(X, b0, n_rows, Wt, St, n_classes, use_blas)
+            dense_block_scores(X, b0, n_rows, Wt, St, n_classes, use_blas)
             loss_r += block_softmax_loss(
                 St, n_rows, n_classes, intercept, b0, y, soft_targets, smoothing,
                 sample_weight, buffers, True, icpt_r,
@@ -248,7 +252,7 @@ def dense_loss(
         loss_r = 0.0
         for b0 in range(start, stop, row_block):
             n_rows = min(row_block, stop - b0)
-            _scores(X, b0, n_rows, Wt, St, n_classes, use_blas)
+            dense_block_scores(X, b0, n_rows, Wt, St, n_classes, use_blas)
             loss_r += block_softmax_loss(
                 St, n_rows, n_classes, intercept, b0, y, soft_targets, smoothing,
                 sample_weight, buffers, False, no_sums,
@@ -378,24 +382,20 @@ def dense_rows(X, Wt, intercept, n_classes, row_block, use_blas, what, out):
         buffers = np.empty((2, row_block), dtype=X.dtype)
         for b0 in range(start, stop, row_block):
             n_rows = min(row_block, stop - b0)
+            rows = out[b0 : b0 + n_rows]
             if use_blas:
                 # Row-major scores straight into the output (see blas_blocks).
-                rows = out[b0 : b0 + n_rows]
                 blas_block_row_scores(X, b0, n_rows, Wt, n_classes, rows)
                 if what == PROBABILITIES:
                     finite = rows_softmax(rows, intercept)
                 else:
                     finite = rows_add_intercept(rows, intercept)
-                if not finite:
-                    bad_blocks[r] += 1
-                continue
-            block_scores(X, b0, n_rows, Wt, St, n_classes)
-            if what == PROBABILITIES:
-                finite = block_probabilities(
-                    St, n_rows, n_classes, intercept, buffers, out[b0 : b0 + n_rows]
-                )
             else:
-                finite = block_write_scores(St, n_rows, n_classes, intercept, out[b0 : b0 + n_rows])
+                block_scores(X, b0, n_rows, Wt, St, n_classes)
+                if what == PROBABILITIES:
+                    finite = block_probabilities(St, n_rows, n_classes, intercept, buffers, rows)
+                else:
+                    finite = block_write_scores(St, n_rows, n_classes, intercept, rows)
             if not finite:
                 bad_blocks[r] += 1
     return bad_blocks.sum()
@@ -427,7 +427,7 @@ def dense_predict(X, Wt, intercept, n_classes, row_block, use_blas, out):
         buffers = np.empty((1, row_block), dtype=X.dtype)
         for b0 in range(start, stop, row_block):
             n_rows = min(row_block, stop - b0)
-            _scores(X, b0, n_rows, Wt, St, n_classes, use_blas)
+            dense_block_scores(X, b0, n_rows, Wt, St, n_classes, use_blas)
             if not block_argmax(St, n_rows, n_classes, intercept, buffers, out[b0 : b0 + n_rows]):
                 bad_blocks[r] += 1
     return bad_blocks.sum()
