@@ -2,8 +2,9 @@
 
 ``make_problem`` draws the synthetic multinomial problem of the performance
 targets; ``loss_callable`` returns a no-argument function that evaluates the
-regularised loss and its gradient once, with fastsoftmax or with
-scikit-learn's own ``LinearModelLoss``, at the same parameters.
+regularised loss and its gradient once, with fastsoftmax's ``SoftmaxLoss`` or
+with scikit-learn's own ``LinearModelLoss``, each prepared once for the data,
+at the same parameters.
 """
 
 import numpy as np
@@ -88,11 +89,12 @@ def loss_callable(impl, X, y, n_classes, n_threads):
     coef, intercept = evaluation_point(n_classes, X.shape[1])
     l2_reg_strength = 1.0 / (C * X.shape[0])
     if impl == "fastsoftmax":
-        # scikit-learn's LinearModelLoss does not scan X for NaN/inf, so the
-        # like-for-like call skips that scan here too.
-        return lambda: fastsoftmax.loss_gradient(
-            coef, intercept, X, y, l2_reg_strength=l2_reg_strength, n_threads=n_threads,
-            check_finite=False,
+        # Prepared once, as scikit-learn's LinearModelLoss is below: an
+        # optimiser's evaluations, not the data checks. LinearModelLoss does
+        # not scan X for NaN/inf, so the like-for-like object skips that too.
+        prepared = fastsoftmax.SoftmaxLoss(X, y, n_classes=n_classes, check_finite=False)
+        return lambda: prepared.loss_gradient(
+            coef, intercept, l2_reg_strength=l2_reg_strength, n_threads=n_threads
         )[0]
     linear_loss = LinearModelLoss(
         base_loss=HalfMultinomialLoss(n_classes=n_classes), fit_intercept=True

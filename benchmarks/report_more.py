@@ -130,8 +130,9 @@ def sparse_suite(machine, quick=False):
     linear_loss = LinearModelLoss(base_loss=HalfMultinomialLoss(n_classes=K), fit_intercept=True)
     for dtype in ("float64", "float32"):
         X = X64.astype(dtype)
-        ours = lambda: fastsoftmax.loss_gradient(  # noqa: E731
-            coef, intercept, X, y, n_threads=N_THREADS, check_finite=False)[0]
+        prepared = fastsoftmax.SoftmaxLoss(X, y, n_classes=K, check_finite=False)
+        ours = lambda: prepared.loss_gradient(  # noqa: E731
+            coef, intercept, n_threads=N_THREADS)[0]
         packed = np.hstack([coef, intercept[:, None]]).astype(dtype)
         y_float = y.astype(dtype)
         theirs = lambda: linear_loss.loss_gradient(  # noqa: E731

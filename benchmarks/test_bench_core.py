@@ -3,8 +3,9 @@
 Run from the repository root with ``pytest --benchmark-only`` (a plain
 ``pytest`` skips every benchmark). Three comparisons:
 
-- one loss+gradient evaluation, :func:`fastsoftmax.loss_gradient` against
-  scikit-learn's ``LinearModelLoss``, at the same parameters, on the shapes
+- one loss+gradient evaluation, :class:`fastsoftmax.SoftmaxLoss` against
+  scikit-learn's ``LinearModelLoss`` (both prepared once for the data), at
+  the same parameters, on the shapes
   of the performance targets (``problems.KERNEL_SHAPES``) in float64 and
   float32;
 - one fit, :class:`fastsoftmax.SoftmaxRegression` against scikit-learn's

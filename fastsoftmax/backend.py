@@ -11,25 +11,17 @@ For use inside a user's own ``numba.njit`` code, call the row helpers of
 """
 
 import numpy as np
-import scipy.sparse as sp
 
-from ._targets import check_cost_matrix, check_soft_targets, looks_like_soft_targets
-from ._threads import kernel_threads, parallel_launch_guard
-from ._validation import (
-    as_float_array,
-    check_all_finite,
-    check_class_codes,
-    check_sample_weight,
-    check_scores,
-)
+from ._targets import check_cost_matrix
+from ._threads import parallel_launch_guard
+from ._validation import as_float_array, check_sample_weight, check_scores
 from .kernels.scores import (
     cross_entropy_sum,
     log_softmax_rows,
     logsumexp_rows,
     softmax_rows,
 )
-from .objective import make_objective
-from .penalties import L2Penalty
+from .softmax_loss import SoftmaxLoss, check_targets
 
 __all__ = [
     "cross_entropy",
@@ -39,19 +31,6 @@ __all__ = [
     "min_expected_cost",
     "softmax",
 ]
-
-
-def _as_csr_or_c_array(X):
-    """X as a C-ordered float ndarray or a float CSR matrix (copies documented
-    in :func:`loss_gradient`)."""
-    if not sp.issparse(X):
-        return np.ascontiguousarray(as_float_array(X, "X", 2))
-    X = X.tocsr()
-    if X.dtype.kind == "c" or X.dtype.kind not in "biuf":
-        raise TypeError(f"X must hold real numbers, got sparse dtype {X.dtype}.")
-    if X.dtype not in (np.float32, np.float64):
-        X = X.astype(np.float64)
-    return X
 
 
 def _check_out(out, Z):
@@ -188,32 +167,13 @@ def cross_entropy(Z, y, *, sample_weight=None, label_smoothing=0.0):
     n_samples, n_classes = Z.shape
     if n_samples == 0:
         raise ValueError("Z has no rows; the mean cross-entropy of no samples is undefined.")
-    y, soft_targets, smoothing = _check_targets(y, n_samples, n_classes, label_smoothing)
+    y, soft_targets, smoothing = check_targets(y, n_samples, n_classes, label_smoothing)
     sw = check_sample_weight(sample_weight, n_samples)
     total_weight = float(n_samples) if sw is None else float(np.sum(sw))
     sw = np.empty(0, dtype=Z.dtype) if sw is None else sw.astype(Z.dtype)
     with parallel_launch_guard():
         total = cross_entropy_sum(Z, y, soft_targets.astype(Z.dtype, copy=False), smoothing, sw)
     return total / total_weight
-
-
-def _check_targets(y, n_samples, n_classes, label_smoothing):
-    """``(labels, empty (0, n_classes) targets, smoothing)`` for labels,
-    ``(empty labels, soft targets, 0.0)`` for a soft-target matrix (with the
-    smoothing already applied): the kernels' convention for the unused one."""
-    smoothing = float(label_smoothing)
-    if not 0 <= smoothing < 1:
-        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}.")
-    if looks_like_soft_targets(y):
-        Y = check_soft_targets(y, n_samples, smoothing)
-        if Y.shape[1] != n_classes:
-            raise ValueError(
-                f"Soft targets y have {Y.shape[1]} columns but there are {n_classes} "
-                "classes; give one column per class."
-            )
-        return np.empty(0, dtype=np.intp), Y, 0.0
-    no_targets = np.empty((0, n_classes))
-    return check_class_codes(y, n_samples, n_classes), no_targets, smoothing
 
 
 def loss_gradient(
@@ -266,51 +226,21 @@ def loss_gradient(
     Notes
     -----
     Allocates the two gradients and ``32 * n_classes * (n_features + 1)``
-    float64 partial sums; memory does not grow with ``n_samples``.
+    float64 partial sums; memory does not grow with ``n_samples``. An
+    optimiser calling this many times on the same data should build a
+    :class:`SoftmaxLoss` once instead: it checks the data and allocates the
+    partials once, and its calls do only the pass over X.
     """
-    X = _as_csr_or_c_array(X)
-    n_samples, n_features = X.shape
-    if n_samples == 0:
-        raise ValueError("X has no rows; the loss of no samples is undefined.")
-    if check_finite:
-        check_all_finite(X.data if sp.issparse(X) else X, "X")
-    coef = as_float_array(coef, "coef", 2).astype(np.float64)
-    if coef.shape[1] != n_features:
-        raise ValueError(
-            f"coef has shape {coef.shape} but X has {n_features} features; coef "
-            "must be (n_classes, n_features)."
-        )
-    n_classes = coef.shape[0]
-    if n_classes == 0:
+    coef = as_float_array(coef, "coef", 2)
+    if coef.shape[0] == 0:
         raise ValueError("coef has no rows; it needs one row per class.")
-    check_all_finite(coef, "coef")
-    if intercept is not None:
-        intercept = as_float_array(intercept, "intercept", 1).astype(np.float64)
-        if intercept.shape != (n_classes,):
-            raise ValueError(
-                f"intercept has shape {intercept.shape}; with {n_classes} classes "
-                f"it must be ({n_classes},) or None."
-            )
-        check_all_finite(intercept, "intercept")
-    y, soft_targets, smoothing = _check_targets(y, n_samples, n_classes, label_smoothing)
-    sw = check_sample_weight(sample_weight, n_samples)
-    l2 = float(l2_reg_strength)
-    if not (np.isfinite(l2) and l2 >= 0):
-        raise ValueError(f"l2_reg_strength must be finite and >= 0, got {l2_reg_strength}.")
-
-    objective = make_objective(
-        X, y, sw, n_classes, intercept is not None, soft_targets=soft_targets,
-        label_smoothing=smoothing,
+    prepared = SoftmaxLoss(
+        X, y, n_classes=coef.shape[0], sample_weight=sample_weight,
+        label_smoothing=label_smoothing, check_finite=check_finite,
     )
-    w = objective.pack(coef, intercept)
-    grad = np.empty(objective.n_params)
-    with kernel_threads(n_threads):
-        loss = objective.loss_gradient(w, grad)
-    grad_coef, grad_intercept = objective.unpack(grad)
-    penalty = L2Penalty(l2)
-    loss += penalty.value(coef)
-    penalty.add_smooth_gradient(coef, grad_coef)
-    return loss, grad_coef, grad_intercept
+    return prepared.loss_gradient(
+        coef, intercept, l2_reg_strength=l2_reg_strength, n_threads=n_threads
+    )
 
 
 _COST_ROWS_PER_BLOCK = 4096  # bounds the (rows, K) block of expected costs
