@@ -49,9 +49,10 @@ One evaluation on dense X (n x d, K classes) must read X once
 `max(bytes / read bandwidth, flops / GEMM rate)` with both rates measured in
 this run (float32: half the bytes and the float32 GEMM rate). "x bound" is
 the measured time over it; the target is at most 1.5. Both libraries compute
-the regularised loss and its gradient at the same parameters (scikit-learn's
-`LinearModelLoss`, fastsoftmax's `loss_gradient(check_finite=False)`), on 2
-threads; the minimum over several runs is shown."""),
+the regularised loss and its gradient at the same parameters, each prepared
+once for the data (scikit-learn's `LinearModelLoss`, fastsoftmax's
+`SoftmaxLoss(check_finite=False)`), on 2 threads; the minimum over several
+runs is shown."""),
     "threads": ("Threads", threads_suite, """\
 The same evaluation with `n_threads=1` and `n_threads=2` (target: at least
 1.8x faster on two)."""),
