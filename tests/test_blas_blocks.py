@@ -21,6 +21,7 @@ from fastsoftmax.kernels.blas_blocks import (
     blas_block_scores,
     gemm_available,
     prefers_gemm,
+    rows_softmax,
 )
 from fastsoftmax.kernels.dense import (
     PROBABILITIES,
@@ -182,6 +183,35 @@ def test_gemm_prediction_equals_register_tiles(dtype):
         assert_allclose(gemm, tiles, rtol=tol, atol=tol)
     agree = np.mean(results[False][2] == results[True][2])
     assert agree == 1.0 if dtype == np.float64 else agree > 0.999
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("width", [1, 7, 15, 16, 17, 23, 64, 1001])
+def test_rows_softmax_finds_the_maximum_anywhere(dtype, width):
+    # Rows of 16 entries or more take the maximum with eight running maxima
+    # and a scalar tail: put each row's largest (and huge) score at a
+    # different place, first entry, any of the eight lanes, or the tail.
+    rng = np.random.default_rng(width)
+    n_rows = min(width, 40) + 1
+    Z = rng.standard_normal((n_rows, width))
+    where = np.arange(n_rows) % width
+    Z[np.arange(n_rows), where] = 1e4
+    Z[-1] = -np.inf
+    Z[-1, width // 2] = -3.0  # one finite entry: probability exactly 1 there
+    intercept = rng.standard_normal(width).astype(dtype)
+    out = Z.astype(dtype)
+    assert rows_softmax(out, intercept)
+    expected = ref.softmax(Z.astype(dtype).astype(np.float64) + intercept)
+    tol = 2e-6 if dtype == np.float32 else 1e-13
+    assert_allclose(out, expected, rtol=tol, atol=tol)
+    assert out[-1, width // 2] == 1
+
+
+@pytest.mark.parametrize("position", [0, 5, 40, 99])
+def test_rows_softmax_reports_nan_anywhere(position):
+    out = np.random.default_rng(0).standard_normal((3, 100))
+    out[1, position] = np.nan
+    assert not rows_softmax(out, np.empty(0))
 
 
 def test_non_finite_input_is_reported_on_the_gemm_path():
