@@ -4,9 +4,10 @@ The row helpers in :mod:`fastsoftmax.kernels.rows` are public and may be
 called from a user's own ``numba.njit`` code.
 """
 
-from ._cache_location import ensure_cache_location
+from ._cache_location import drop_stale_cache, ensure_cache_location
 
 ensure_cache_location()  # before the first kernel is compiled with cache=True
+drop_stale_cache()  # before the first kernel is loaded from the cache
 
 from .rows import (
     cross_entropy_row,

@@ -8,6 +8,12 @@ kernel raises "cannot cache function ...: no locator available" and the
 package cannot even be imported. Then, and only then, this module points
 Numba at a private directory under the system's temporary directory.
 ``NUMBA_CACHE_DIR``, when set, always wins.
+
+It also drops cached kernels that are older than the newest kernel source
+(:func:`drop_stale_cache`). Numba stamps a cached function with the file it
+is defined in only, but the kernels call functions of the other kernel
+modules, and LLVM compiles those into them: after an edit of ``blocks.py``
+the cached ``dense.py`` kernels would still run the old block code.
 """
 
 import os
@@ -63,3 +69,46 @@ def ensure_cache_location():
         return None  # Numba's own error then says what is wrong
     numba.config.CACHE_DIR = str(fallback)
     return str(fallback)
+
+
+def drop_stale_cache(source_dir=None, cache_dir=None):
+    """Remove cached kernels compiled before the newest kernel source file.
+
+    A cached function is an index file (``*.nbi``) and one code file per
+    signature (``*.nbc``); an index older than any ``*.py`` of the kernels
+    goes, with its code files. Installs leave every index newer than the
+    sources, so nothing is removed there; after an edit (or an upgrade over
+    an old cache) the kernels compile afresh. Files that cannot be removed
+    (a read-only install) are left alone.
+
+    Parameters
+    ----------
+    source_dir : path-like, optional
+        The kernel sources; default: this package's ``kernels`` directory.
+    cache_dir : path-like, optional
+        Numba's in-tree cache of them; default: ``source_dir / "__pycache__"``.
+
+    Returns
+    -------
+    int
+        The number of files removed.
+    """
+    source_dir = Path(source_dir) if source_dir else Path(__file__).resolve().parent
+    cache_dir = Path(cache_dir) if cache_dir else source_dir / "__pycache__"
+    try:
+        newest_source = max(path.stat().st_mtime for path in source_dir.glob("*.py"))
+        indexes = list(cache_dir.glob("*.nbi"))
+    except (OSError, ValueError):  # no sources or no cache directory
+        return 0
+    removed = 0
+    for index in indexes:
+        try:
+            if index.stat().st_mtime >= newest_source:
+                continue
+            stem = index.name[: -len(".nbi")]
+            for path in [index, *cache_dir.glob(f"{stem}.*.nbc")]:
+                path.unlink()
+                removed += 1
+        except OSError:
+            continue
+    return removed
