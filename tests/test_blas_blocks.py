@@ -20,7 +20,9 @@ from fastsoftmax.kernels.blas_blocks import (
     blas_block_gradient,
     blas_block_scores,
     gemm_available,
+    ROWS_MIN_CLASSES,
     prefers_gemm,
+    prefers_gemm_for_rows,
     rows_softmax,
 )
 from fastsoftmax.kernels.dense import (
@@ -32,7 +34,13 @@ from fastsoftmax.kernels.dense import (
     transposed_coef,
 )
 from fastsoftmax.objective import DenseObjective
-from fastsoftmax.prediction import linear_log_proba, linear_predict, linear_proba, linear_scores
+from fastsoftmax.prediction import (
+    _kernel_args,
+    linear_log_proba,
+    linear_predict,
+    linear_proba,
+    linear_scores,
+)
 
 from . import reference as ref
 from .problems import make_problem
@@ -236,6 +244,33 @@ def test_gemm_path_gives_the_same_bits_on_one_and_two_threads():
             results.append((objective.loss_gradient(w, grad), grad))
     assert results[0][0] == results[1][0]
     assert_array_equal(results[0][1], results[1][1])
+
+
+def test_prediction_switches_to_gemm_earlier():
+    for itemsize, first in ROWS_MIN_CLASSES.items():
+        assert first < BLAS_MIN_CLASSES
+        assert prefers_gemm_for_rows(5000, first, itemsize)
+        assert not prefers_gemm_for_rows(300, first - 1, itemsize)
+        # Wherever the loss takes GEMM, so do the rows.
+        for d, K in [(16, 40), (64, 100), (128, 100), (300, BLAS_MIN_CLASSES)]:
+            assert prefers_gemm_for_rows(d, K, itemsize) or not prefers_gemm(d, K, itemsize)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rows_between_the_two_switches_match_reference(dtype):
+    # ROWS_MIN_CLASSES classes at d=130: probabilities and scores by GEMM,
+    # labels by the register tiles (the loss's choice).
+    K = ROWS_MIN_CLASSES[np.dtype(dtype).itemsize]
+    X, _, _, coef, intercept = make_problem(3_000, 130, K, dtype)
+    assert not KernelLayout(130, K, X.itemsize).use_blas
+    assert _kernel_args(X, coef, intercept, rows_out=True)[3]
+    assert not _kernel_args(X, coef, intercept, rows_out=False)[3]
+    Z = X.astype(np.float64) @ coef.T + intercept
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    assert_allclose(linear_scores(X, coef, intercept), Z, rtol=tol, atol=tol * np.abs(Z).max())
+    assert_allclose(linear_proba(X, coef, intercept), ref.softmax(Z), rtol=tol, atol=tol)
+    labels = linear_predict(X, coef, intercept)
+    assert np.mean(labels == np.argmax(Z, axis=1)) > 0.99  # float32 near-ties aside
 
 
 def test_choice_of_products_follows_the_measured_boundaries():

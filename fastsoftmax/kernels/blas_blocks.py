@@ -51,6 +51,28 @@ ones); ``predict_proba`` moved the same way at every shape checked
 (500k x 32, K=100: 170 -> 137 ms in float64; 200k x 128, K=100: 85 -> 103 ms
 in float64, so tiles there, and 62 -> 55 ms in float32).
 
+Scores and probabilities written row-major into an output
+(``predict_proba``, ``decision_function``) need no class-major buffer on this
+path: GEMM writes the output and the softmax runs along its rows. There GEMM
+wins earlier than for the loss, from 200 classes in float32 and 300 in
+float64 (:func:`prefers_gemm_for_rows`). ``predict_proba`` into a preallocated
+output, tiles against GEMM, float64 / float32 (best of 7, three alternating
+runs, 2026-12-05; the middle run shown):
+
+===================  =============  =============
+shape                float64        float32
+===================  =============  =============
+100k x 300, K=100    78 / 89 ms     43 / 40 ms
+100k x 300, K=150    101 / 126      56 / 56
+100k x 300, K=200    145 / 144      68 / 64
+100k x 300, K=300    201 / 208      114 / 96
+200k x 100, K=200    134 / 135      106 / 64
+200k x 100, K=300    185 / 191      152 / 92
+50k x 512, K=200     117 / 113      59 / 52
+50k x 512, K=300     180 / 159      92 / 73
+20k x 2000, K=300    280 / 227      119 / 108
+===================  =============  =============
+
 BLAS runs on one thread here: every kernel call is made inside
 :func:`fastsoftmax._threads.kernel_threads`, which holds BLAS to one thread
 while Numba's threads run the row ranges. The library is the one SciPy ships,
@@ -88,6 +110,21 @@ def prefers_gemm(n_features, n_classes, itemsize):
     if n_classes >= 100 and n_features <= (128 if itemsize == 4 else 64):
         return True
     return n_classes >= 40 and n_features <= (64 if itemsize == 4 else 32)
+
+
+#: Classes from which scores and probabilities written row-major into an
+#: output use these products (see the last table above), per itemsize.
+ROWS_MIN_CLASSES = {4: 200, 8: 300}
+
+
+def prefers_gemm_for_rows(n_features, n_classes, itemsize):
+    """Whether scores or probabilities written row-major into an output
+    (prediction) should use these GEMM products: where :func:`prefers_gemm`
+    says so, and from ``ROWS_MIN_CLASSES`` classes (200 in float32, 300 in
+    float64) whatever the features."""
+    if prefers_gemm(n_features, n_classes, itemsize):
+        return True
+    return n_classes >= ROWS_MIN_CLASSES[itemsize]
 
 
 #: Rows per block on the BLAS path.
