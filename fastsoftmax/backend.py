@@ -14,7 +14,7 @@ import numpy as np
 
 from ._targets import check_cost_matrix
 from ._threads import parallel_launch_guard
-from ._validation import as_float_array, check_sample_weight, check_scores
+from ._validation import as_float_array, check_all_finite, check_sample_weight, check_scores
 from .kernels.scores import (
     cross_entropy_sum,
     log_softmax_rows,
