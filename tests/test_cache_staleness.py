@@ -1,10 +1,10 @@
-"""Cached kernels older than a kernel source are dropped (kernels/_cache_location.py).
+"""Cached kernels compiled from other sources are dropped (kernels/_cache_location.py).
 
 Numba stamps a cached function with its own module's file only. The first
 test shows what that means for kernels spread over several modules: a cached
 caller keeps running an edited callee's old code. The others check that
-``drop_stale_cache`` removes exactly the cache files older than the newest
-source.
+``drop_stale_cache`` removes Numba's cache files exactly when the sources'
+digest changes, and that importing the kernels runs it where Numba caches.
 """
 
 import os
@@ -12,8 +12,18 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
-from fastsoftmax.kernels._cache_location import drop_stale_cache
+import numpy as np
+from numba.core.caching import CacheImpl
+
+from fastsoftmax.kernels import rows
+from fastsoftmax.kernels._cache_location import (
+    SOURCES_MARKER,
+    _sources_digest,
+    drop_stale_cache,
+    kernel_cache_dir,
+)
 
 CALLER = """
 from numba import njit
@@ -27,9 +37,15 @@ def caller():
 RUN = """
 import sys
 sys.path.insert(0, {src!r})
-from fastsoftmax.kernels._cache_location import drop_stale_cache
+from fastsoftmax.kernels import rows
+from fastsoftmax.kernels._cache_location import (
+    SOURCES_MARKER,
+    _sources_digest,
+    drop_stale_cache,
+    kernel_cache_dir,
+)
 if {drop}:
-    drop_stale_cache({src!r})
+    drop_stale_cache({src!r}, {cache!r})
 from caller import caller
 print(caller())
 """
@@ -47,9 +63,14 @@ def _callee(directory, result):
 
 
 def _run(directory, drop):
-    script = textwrap.dedent(RUN.format(src=str(directory), drop=drop))
+    cache = str(directory / "__pycache__")
+    script = textwrap.dedent(RUN.format(src=str(directory), cache=cache, drop=drop))
+    # The test passes Numba's in-tree cache (directory/__pycache__) to
+    # drop_stale_cache, so Numba must cache there whatever the caller's
+    # environment says.
+    env = {key: value for key, value in os.environ.items() if key != "NUMBA_CACHE_DIR"}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=300, check=True)
+                          timeout=300, check=True, env=env)
     return int(done.stdout.split()[-1])
 
 
@@ -62,33 +83,45 @@ def test_an_edited_callee_reaches_the_cached_caller(tmp_path):
     assert _run(tmp_path, drop=False) == 1
     assert _run(tmp_path, drop=True) == 2
     # Compiled afresh, the cache is current again and stays.
-    assert drop_stale_cache(tmp_path) == 0
+    assert drop_stale_cache(tmp_path, tmp_path / "__pycache__") == 0
     assert _run(tmp_path, drop=True) == 2
 
 
-def _touch(path, stamp):
-    path.write_text("x")
-    os.utime(path, (stamp, stamp))
-
-
-def test_only_files_older_than_the_newest_source_go(tmp_path):
+def test_files_go_when_the_sources_change(tmp_path):
     cache = tmp_path / "__pycache__"
     cache.mkdir()
-    _touch(tmp_path / "a.py", 1000)
-    _touch(tmp_path / "b.py", 2000)
-    _touch(cache / "a.f-10.py311.nbi", 1500)  # before b.py's edit: stale
-    _touch(cache / "a.f-10.py311.1.nbc", 1500)
-    _touch(cache / "a.f-10.py311.2.nbc", 1500)
-    _touch(cache / "b.g-20.py311.nbi", 2500)  # after it: current
-    _touch(cache / "b.g-20.py311.1.nbc", 2500)
-    _touch(cache / "a.f-10.pyc", 1500)  # not Numba's: untouched
-    assert drop_stale_cache(tmp_path) == 3
-    assert sorted(p.name for p in cache.iterdir()) == [
-        "a.f-10.pyc", "b.g-20.py311.1.nbc", "b.g-20.py311.nbi",
-    ]
+    (tmp_path / "a.py").write_text("a = 1\n")
+    (tmp_path / "b.py").write_text("b = 1\n")
+    for name in ("a.f-10.py311.nbi", "a.f-10.py311.1.nbc", "b.g-20.py311.nbi", "a.f-10.pyc"):
+        (cache / name).write_text("x")
+    # No record of the sources yet: Numba's files go, others stay.
+    assert drop_stale_cache(tmp_path, cache) == 3
+    assert sorted(p.name for p in cache.iterdir()) == ["a.f-10.pyc", SOURCES_MARKER]
+    (cache / "b.g-20.py311.nbi").write_text("x")
+    assert drop_stale_cache(tmp_path, cache) == 0  # same sources: kept
+    (tmp_path / "b.py").write_text("b = 2\n")
+    assert drop_stale_cache(tmp_path, cache) == 1  # an edit: gone
+    assert (cache / SOURCES_MARKER).read_text().strip() == _sources_digest(tmp_path)
 
 
 def test_missing_directories_remove_nothing(tmp_path):
-    assert drop_stale_cache(tmp_path / "absent") == 0
+    assert drop_stale_cache(tmp_path, tmp_path / "absent") == 0
     (tmp_path / "k.py").write_text("x")
-    assert drop_stale_cache(tmp_path) == 0  # no __pycache__ yet
+    assert drop_stale_cache(tmp_path, tmp_path / "__pycache__") == 0  # no cache yet
+
+
+def test_import_records_the_sources_where_numba_caches_the_kernels():
+    rows.row_max(np.zeros(3))  # compiled or loaded: Numba's cache exists
+    numba_dir = None
+    for locator_class in CacheImpl._locator_classes:
+        locator = locator_class.from_function(rows.row_max.py_func, rows.__file__)
+        if locator is not None:
+            try:
+                locator.ensure_cache_path()
+            except OSError:
+                continue
+            numba_dir = Path(locator.get_cache_path())
+            break
+    assert kernel_cache_dir() == numba_dir
+    marker = numba_dir / SOURCES_MARKER
+    assert marker.read_text().strip() == _sources_digest(Path(rows.__file__).parent)

@@ -9,13 +9,15 @@ package cannot even be imported. Then, and only then, this module points
 Numba at a private directory under the system's temporary directory.
 ``NUMBA_CACHE_DIR``, when set, always wins.
 
-It also drops cached kernels that are older than the newest kernel source
-(:func:`drop_stale_cache`). Numba stamps a cached function with the file it
-is defined in only, but the kernels call functions of the other kernel
-modules, and LLVM compiles those into them: after an edit of ``blocks.py``
-the cached ``dense.py`` kernels would still run the old block code.
+It also drops cached kernels compiled from other kernel sources than the
+present ones (:func:`drop_stale_cache`). Numba stamps a cached function with
+the file it is defined in only, but the kernels call functions of the other
+kernel modules, and LLVM compiles those into them: after an edit of
+``blocks.py`` the cached ``dense.py`` kernels would still run the old block
+code.
 """
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -71,22 +73,61 @@ def ensure_cache_location():
     return str(fallback)
 
 
-def drop_stale_cache(source_dir=None, cache_dir=None):
-    """Remove cached kernels compiled before the newest kernel source file.
+#: Name of the file, beside the cached kernels, that records which sources
+#: they were compiled from.
+SOURCES_MARKER = "fastsoftmax-kernel-sources.sha256"
 
-    A cached function is an index file (``*.nbi``) and one code file per
-    signature (``*.nbc``); an index older than any ``*.py`` of the kernels
-    goes, with its code files. Installs leave every index newer than the
-    sources, so nothing is removed there; after an edit (or an upgrade over
-    an old cache) the kernels compile afresh. Files that cannot be removed
-    (a read-only install) are left alone.
+
+def kernel_cache_dir():
+    """The directory where Numba caches this package's kernels, found as
+    Numba finds it: the first of its cache locators (``NUMBA_CACHE_DIR``,
+    ``__pycache__`` beside the source, the user's cache directory) that
+    applies here and can be written to. None if none can."""
+    try:
+        from numba.core.caching import CacheImpl
+
+        locators = CacheImpl._locator_classes
+    except (ImportError, AttributeError):  # another Numba layout: in-tree only
+        return Path(__file__).resolve().parent / "__pycache__"
+    for locator_class in locators:
+        locator = locator_class.from_function(kernel_cache_dir, __file__)
+        if locator is None:
+            continue
+        try:
+            locator.ensure_cache_path()
+        except OSError:
+            continue
+        return Path(locator.get_cache_path())
+    return None
+
+
+def _sources_digest(source_dir):
+    digest = hashlib.sha256()
+    for path in sorted(source_dir.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def drop_stale_cache(source_dir=None, cache_dir=None):
+    """Remove cached kernels compiled from other sources than the present ones.
+
+    A digest of every ``*.py`` of the kernels is kept in ``SOURCES_MARKER``
+    beside the cache. When it differs from the sources' (after an edit in a
+    source checkout, or an upgrade over an old cache) or is missing, every
+    cached kernel there goes (``*.nbi`` index and ``*.nbc`` code files) and
+    the new digest is written: the kernels then compile afresh. A process
+    that was already running when the sources changed may still write code
+    compiled from the old ones; the next change of the sources removes it.
+    Files that cannot be removed or written (a read-only cache) are left.
 
     Parameters
     ----------
     source_dir : path-like, optional
         The kernel sources; default: this package's ``kernels`` directory.
     cache_dir : path-like, optional
-        Numba's in-tree cache of them; default: ``source_dir / "__pycache__"``.
+        Where their compiled code is cached; default:
+        :func:`kernel_cache_dir`.
 
     Returns
     -------
@@ -94,21 +135,26 @@ def drop_stale_cache(source_dir=None, cache_dir=None):
         The number of files removed.
     """
     source_dir = Path(source_dir) if source_dir else Path(__file__).resolve().parent
-    cache_dir = Path(cache_dir) if cache_dir else source_dir / "__pycache__"
+    cache_dir = Path(cache_dir) if cache_dir else kernel_cache_dir()
+    if cache_dir is None or not cache_dir.is_dir():
+        return 0
+    marker = cache_dir / SOURCES_MARKER
     try:
-        newest_source = max(path.stat().st_mtime for path in source_dir.glob("*.py"))
-        indexes = list(cache_dir.glob("*.nbi"))
-    except (OSError, ValueError):  # no sources or no cache directory
+        digest = _sources_digest(source_dir)
+        if marker.is_file() and marker.read_text().strip() == digest:
+            return 0
+    except OSError:
         return 0
     removed = 0
-    for index in indexes:
-        try:
-            if index.stat().st_mtime >= newest_source:
-                continue
-            stem = index.name[: -len(".nbi")]
-            for path in [index, *cache_dir.glob(f"{stem}.*.nbc")]:
+    for pattern in ("*.nbi", "*.nbc"):
+        for path in cache_dir.glob(pattern):
+            try:
                 path.unlink()
                 removed += 1
-        except OSError:
-            continue
+            except OSError:
+                continue
+    try:
+        marker.write_text(digest + "\n")
+    except OSError:
+        pass
     return removed
