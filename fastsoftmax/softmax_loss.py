@@ -71,12 +71,15 @@ def _infer_n_classes(y):
     if looks_like_soft_targets(y):
         return np.asarray(y).shape[1]
     arr = np.asarray(y)
-    if arr.ndim != 1 or arr.dtype.kind not in "iu" or arr.size == 0:
+    if arr.dtype.kind not in "iu":
+        raise TypeError(
+            f"y must hold integer class codes or be a 2-D float matrix of soft "
+            f"targets, got dtype {arr.dtype}. Encode labels first, e.g. with "
+            "sklearn.preprocessing.LabelEncoder."
+        )
+    if arr.ndim != 1 or arr.size == 0:
         raise ValueError(
-            "n_classes could not be inferred: y must be 1-D integer class codes "
-            f"or a 2-D float matrix of soft targets, got dtype {arr.dtype} and "
-            f"shape {arr.shape}. Encode labels first (e.g. with "
-            "sklearn.preprocessing.LabelEncoder) or pass n_classes."
+            f"y must be 1-D class codes of shape (n_samples,), got shape {arr.shape}."
         )
     return max(int(arr.max()) + 1, 1)
 
@@ -120,7 +123,10 @@ class SoftmaxLoss:
     -----
     X (once in C order and a float dtype) is kept by reference, not copied:
     do not change it in place while the object is in use. Memory beyond the
-    data is ``32 * K * (d + 1)`` float64 numbers, whatever ``n_samples`` is.
+    data does not grow with ``n_samples``: the kernels' per-range partial
+    sums, ``32 * K * (d + 1)`` float64 numbers for dense X (for CSR X one
+    set per core at most, within 64 MiB), plus a copy of soft targets when
+    their dtype is not X's.
     Calls on one object from several Python threads take turns (they share
     its buffers); separate objects run side by side. Results are the same
     bits for every ``n_threads``.
@@ -148,7 +154,9 @@ class SoftmaxLoss:
             check_all_finite(X.data if sp.issparse(X) else X, "X")
         if n_classes is None:
             n_classes = _infer_n_classes(y)
-        if not isinstance(n_classes, numbers.Integral) or n_classes < 1:
+        if not isinstance(n_classes, numbers.Integral) or isinstance(n_classes, bool):
+            raise TypeError(f"n_classes must be an integer, got {n_classes!r}.")
+        if n_classes < 1:
             raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}.")
         n_classes = int(n_classes)
         labels, soft_targets, smoothing = check_targets(y, n_samples, n_classes, label_smoothing)
@@ -216,7 +224,7 @@ class SoftmaxLoss:
         w, coef = self._parameters(coef, intercept)
         penalty = self._l2_penalty(l2_reg_strength)
         grad = np.empty_like(w)
-        with self._lock, kernel_threads(n_threads):
+        with kernel_threads(n_threads), self._lock:
             loss = self._objective.loss_gradient(w, grad)
             # Inside the block, where BLAS is held to one thread: the
             # penalty's dot product would otherwise wake a multi-threaded
@@ -250,5 +258,5 @@ class SoftmaxLoss:
         """
         w, coef = self._parameters(coef, intercept)
         penalty = self._l2_penalty(l2_reg_strength)
-        with self._lock, kernel_threads(n_threads):
+        with kernel_threads(n_threads), self._lock:
             return self._objective.loss(w) + penalty.value(coef)

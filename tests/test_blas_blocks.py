@@ -257,20 +257,22 @@ def test_prediction_switches_to_gemm_earlier():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_rows_between_the_two_switches_match_reference(dtype):
-    # ROWS_MIN_CLASSES classes at d=130: probabilities and scores by GEMM,
-    # labels by the register tiles (the loss's choice).
+def test_prediction_between_the_two_switches_matches_reference(dtype):
+    # ROWS_MIN_CLASSES classes at d=130: the loss keeps the register tiles,
+    # prediction (scores, probabilities and labels alike) takes GEMM.
     K = ROWS_MIN_CLASSES[np.dtype(dtype).itemsize]
     X, _, _, coef, intercept = make_problem(3_000, 130, K, dtype)
     assert not KernelLayout(130, K, X.itemsize).use_blas
-    assert _kernel_args(X, coef, intercept, rows_out=True)[3]
-    assert not _kernel_args(X, coef, intercept, rows_out=False)[3]
+    assert _kernel_args(X, coef, intercept)[3]
     Z = X.astype(np.float64) @ coef.T + intercept
     tol = 2e-5 if dtype == np.float32 else 1e-12
     assert_allclose(linear_scores(X, coef, intercept), Z, rtol=tol, atol=tol * np.abs(Z).max())
-    assert_allclose(linear_proba(X, coef, intercept), ref.softmax(Z), rtol=tol, atol=tol)
+    proba = linear_proba(X, coef, intercept)
+    assert_allclose(proba, ref.softmax(Z), rtol=tol, atol=tol)
     labels = linear_predict(X, coef, intercept)
     assert np.mean(labels == np.argmax(Z, axis=1)) > 0.99  # float32 near-ties aside
+    if dtype == np.float64:
+        assert_array_equal(labels, np.argmax(proba, axis=1))
 
 
 def test_choice_of_products_follows_the_measured_boundaries():

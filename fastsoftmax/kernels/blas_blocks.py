@@ -54,10 +54,12 @@ in float64, so tiles there, and 62 -> 55 ms in float32).
 Scores and probabilities written row-major into an output
 (``predict_proba``, ``decision_function``) need no class-major buffer on this
 path: GEMM writes the output and the softmax runs along its rows. There GEMM
-wins earlier than for the loss, from 200 classes in float32 and 300 in
-float64 (:func:`prefers_gemm_for_rows`). ``predict_proba`` into a preallocated
-output, tiles against GEMM, float64 / float32 (best of 7, three alternating
-runs, 2026-12-05; the middle run shown):
+is level with the tiles or faster from fewer classes than for the loss: 200
+in float32 and 300 in float64 (:func:`prefers_gemm_for_rows`; labels take the
+same choice, so that ``predict`` and ``predict_proba`` use the same
+products). ``predict_proba`` into a preallocated output, each cell tiles /
+GEMM, float64 and float32 (best of 7, three alternating runs, 2026-12-05; the
+middle run shown):
 
 ===================  =============  =============
 shape                float64        float32
@@ -72,6 +74,10 @@ shape                float64        float32
 50k x 512, K=300     180 / 159      92 / 73
 20k x 2000, K=300    280 / 227      119 / 108
 ===================  =============  =============
+
+Labels (``predict``) the same way: 200k x 100, K=200, float32 68 / 40 ms;
+100k x 300, K=200, float32 53 / 50 ms; 50k x 512, K=300, float64 139 / 124
+ms and float32 63 / 63 ms.
 
 BLAS runs on one thread here: every kernel call is made inside
 :func:`fastsoftmax._threads.kernel_threads`, which holds BLAS to one thread
@@ -121,7 +127,8 @@ def prefers_gemm_for_rows(n_features, n_classes, itemsize):
     """Whether scores or probabilities written row-major into an output
     (prediction) should use these GEMM products: where :func:`prefers_gemm`
     says so, and from ``ROWS_MIN_CLASSES`` classes (200 in float32, 300 in
-    float64) whatever the features."""
+    float64) at any number of features (level with the tiles or faster at
+    every shape measured)."""
     if prefers_gemm(n_features, n_classes, itemsize):
         return True
     return n_classes >= ROWS_MIN_CLASSES[itemsize]
