@@ -11,7 +11,8 @@ from numba import njit, prange
 from sklearn.utils.class_weight import compute_class_weight
 
 from ._threads import parallel_launch_guard
-from .kernels._config import JIT_OPTIONS
+from .kernels._config import JIT_OPTIONS, N_ROW_RANGES
+from .kernels._partition import range_bounds
 
 FLOAT_DTYPES = (np.float32, np.float64)
 
@@ -110,11 +111,9 @@ def _count_bad_score_rows(Z):
     # branch-free (counts vectorise where early exits would not): the serial
     # scan below took 12-21 ms for 5,000,000 scores, longer than the softmax
     # it guards.
-    n_chunks = 64
-    counts = np.zeros(n_chunks, dtype=np.int64)
-    for c in prange(n_chunks):
-        start = (c * Z.shape[0]) // n_chunks
-        stop = ((c + 1) * Z.shape[0]) // n_chunks
+    counts = np.zeros(N_ROW_RANGES, dtype=np.int64)
+    for r in prange(N_ROW_RANGES):
+        start, stop = range_bounds(Z.shape[0], N_ROW_RANGES, r)
         count = 0
         for i in range(start, stop):
             row = Z[i]
@@ -125,7 +124,7 @@ def _count_bad_score_rows(Z):
                 not_numbers += (v != v) | (v == np.inf)
                 finite += np.isfinite(v)
             count += (not_numbers > 0) | (finite == 0)
-        counts[c] = count
+        counts[r] = count
     return counts.sum()
 
 

@@ -14,7 +14,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._threads import kernel_threads
-from .kernels.blas_blocks import gemm_available, prefers_gemm_for_rows
 from .kernels.dense import (
     PROBABILITIES,
     SCORES,
@@ -39,9 +38,7 @@ def _kernel_args(X, coef, intercept):
         intercept = np.empty(0, dtype=X.dtype)
     else:
         intercept = np.ascontiguousarray(intercept, dtype=X.dtype)
-    n_features, n_classes, itemsize = X.shape[1], coef.shape[0], X.itemsize
-    use_blas = prefers_gemm_for_rows(n_features, n_classes, itemsize) and gemm_available(itemsize)
-    layout = KernelLayout(n_features, n_classes, itemsize, use_blas=use_blas)
+    layout = KernelLayout(X.shape[1], coef.shape[0], X.itemsize, prediction=True)
     return coef_t, intercept, layout.row_block, layout.use_blas
 
 

@@ -170,8 +170,9 @@ class SoftmaxLoss:
         self.n_samples, self.n_features, self.n_classes = n_samples, n_features, n_classes
         self._lock = threading.Lock()
 
-    def _parameters(self, coef, intercept):
-        """The flat float64 parameter vector, after checking shapes and values."""
+    def _parameters(self, coef, intercept, l2_reg_strength):
+        """``(w, coef, penalty)``: the flat float64 parameter vector, coef as
+        float64 and the L2 penalty, after checking shapes and values."""
         coef = as_float_array(coef, "coef", 2).astype(np.float64, copy=False)
         if coef.shape != (self.n_classes, self.n_features):
             raise ValueError(
@@ -188,14 +189,10 @@ class SoftmaxLoss:
                     f"it must be ({self.n_classes},) or None."
                 )
             check_all_finite(intercept, "intercept")
-        return self._objective.pack(coef, intercept), coef
-
-    @staticmethod
-    def _l2_penalty(l2_reg_strength):
         l2 = float(l2_reg_strength)
         if not (np.isfinite(l2) and l2 >= 0):
             raise ValueError(f"l2_reg_strength must be finite and >= 0, got {l2_reg_strength}.")
-        return L2Penalty(l2)
+        return self._objective.pack(coef, intercept), coef, L2Penalty(l2)
 
     def loss_gradient(self, coef, intercept=None, *, l2_reg_strength=0.0, n_threads=None):
         """The loss and its gradient at ``(coef, intercept)``, in one pass over X.
@@ -221,8 +218,7 @@ class SoftmaxLoss:
             Gradient with respect to ``intercept``; None when ``intercept``
             is None.
         """
-        w, coef = self._parameters(coef, intercept)
-        penalty = self._l2_penalty(l2_reg_strength)
+        w, coef, penalty = self._parameters(coef, intercept, l2_reg_strength)
         grad = np.empty_like(w)
         with kernel_threads(n_threads), self._lock:
             loss = self._objective.loss_gradient(w, grad)
@@ -256,7 +252,6 @@ class SoftmaxLoss:
         float
             The weighted mean cross-entropy plus the L2 term.
         """
-        w, coef = self._parameters(coef, intercept)
-        penalty = self._l2_penalty(l2_reg_strength)
+        w, coef, penalty = self._parameters(coef, intercept, l2_reg_strength)
         with kernel_threads(n_threads), self._lock:
             return self._objective.loss(w) + penalty.value(coef)

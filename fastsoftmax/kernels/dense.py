@@ -53,6 +53,7 @@ from .blas_blocks import (
     blas_block_scores,
     gemm_available,
     prefers_gemm,
+    prefers_gemm_for_rows,
     rows_add_intercept,
     rows_softmax,
 )
@@ -113,9 +114,14 @@ class KernelLayout:
         8 for float64 X, 4 for float32.
     use_blas : bool or None, default=None
         None chooses by :func:`~fastsoftmax.kernels.blas_blocks.prefers_gemm`
-        (many classes, or narrow rows with tens of classes), when
+        (many classes, or narrow rows with tens of classes), or for
+        ``prediction`` by
+        :func:`~fastsoftmax.kernels.blas_blocks.prefers_gemm_for_rows`, when
         :func:`~fastsoftmax.kernels.blas_blocks.gemm_available`; a bool forces
         the choice (tests compare the two paths).
+    prediction : bool, default=False
+        The layout of the prediction kernels (no gradient), where GEMM pays
+        from fewer classes than for the loss.
 
     Attributes
     ----------
@@ -129,9 +135,10 @@ class KernelLayout:
         Rows of the gradient partials (``n_classes`` padded to the class tile).
     """
 
-    def __init__(self, n_features, n_classes, itemsize, use_blas=None):
+    def __init__(self, n_features, n_classes, itemsize, use_blas=None, prediction=False):
         if use_blas is None:
-            use_blas = prefers_gemm(n_features, n_classes, itemsize) and gemm_available(itemsize)
+            prefers = prefers_gemm_for_rows if prediction else prefers_gemm
+            use_blas = prefers(n_features, n_classes, itemsize) and gemm_available(itemsize)
         self.use_blas = bool(use_blas)
         if self.use_blas:
             self.row_block = BLAS_ROW_BLOCK
