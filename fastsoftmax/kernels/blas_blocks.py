@@ -76,7 +76,7 @@ shape                float64        float32
 ===================  =============  =============
 
 Labels (``predict``) the same way: 200k x 100, K=200, float32 68 / 40 ms;
-100k x 300, K=200, float32 53 / 50 ms; 50k x 512, K=300, float64 139 / 124
+100k x 300, K=200, float32 53 / 50 ms; 50k x 512, K=300, float64 139 / 116
 ms and float32 63 / 63 ms.
 
 BLAS runs on one thread here: every kernel call is made inside
