@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from numba.core.caching import CacheImpl
 
 from fastsoftmax.kernels import rows
 from fastsoftmax.kernels._cache_location import (
@@ -37,13 +36,7 @@ def caller():
 RUN = """
 import sys
 sys.path.insert(0, {src!r})
-from fastsoftmax.kernels import rows
-from fastsoftmax.kernels._cache_location import (
-    SOURCES_MARKER,
-    _sources_digest,
-    drop_stale_cache,
-    kernel_cache_dir,
-)
+from fastsoftmax.kernels._cache_location import drop_stale_cache
 if {drop}:
     drop_stale_cache({src!r}, {cache!r})
 from caller import caller
@@ -112,16 +105,8 @@ def test_missing_directories_remove_nothing(tmp_path):
 
 def test_import_records_the_sources_where_numba_caches_the_kernels():
     rows.row_max(np.zeros(3))  # compiled or loaded: Numba's cache exists
-    numba_dir = None
-    for locator_class in CacheImpl._locator_classes:
-        locator = locator_class.from_function(rows.row_max.py_func, rows.__file__)
-        if locator is not None:
-            try:
-                locator.ensure_cache_path()
-            except OSError:
-                continue
-            numba_dir = Path(locator.get_cache_path())
-            break
+    # The directory Numba itself chose for this kernel's cache.
+    numba_dir = Path(rows.row_max._cache._cache_path)
     assert kernel_cache_dir() == numba_dir
     marker = numba_dir / SOURCES_MARKER
     assert marker.read_text().strip() == _sources_digest(Path(rows.__file__).parent)

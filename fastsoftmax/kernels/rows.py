@@ -23,9 +23,9 @@ log-sum-exp of ``-inf``.
 
 Their exponentials and logarithms are the vectorisable ``fast_exp`` and
 ``fast_log`` of :mod:`fastsoftmax.kernels.elementary` (within 1-2 ulp of the
-C library's). With Numba's ``np.exp``, a call of the C library per entry,
-the backend's ``softmax`` of 5,000,000 float32 scores took 11 ms at 100 or
-1,000 classes against 5-6 ms now (2 threads, 2026-12-05).
+C library's), not Numba's ``np.exp``, a call of the C library per entry:
+measured before and after in docs/performance.md ("Backend functions on
+given scores").
 """
 
 import numpy as np
