@@ -1,7 +1,7 @@
 """One block of rows (kernels/blocks.py) against NumPy, over the padding edges.
 
 Class counts cross the score panels (4 / 8 lanes per unit, two registers per
-panel) and the gradient class tiles; feature counts cross the gradient panels
+panel, three in wide panels) and the gradient class tiles; feature counts cross the gradient panels
 and their masked tails; row counts cross the score tiles (6 rows, 8 with
 AVX-512) and leave single rows over. The block starts at a row other than 0.
 """
@@ -21,7 +21,9 @@ from fastsoftmax.kernels.blocks import (
     gradient_class_tile,
     gradient_padding,
     label_weight_totals,
+    wide_score_panels,
 )
+from fastsoftmax.kernels.simd import REGISTER_UNITS
 from fastsoftmax.kernels.dense import transposed_coef
 
 from . import reference as ref
@@ -62,6 +64,39 @@ def test_scores_and_gradient_match_numpy(dtype, n_classes, n_features, n_rows):
     expected = 1 + factors.astype(np.float64) @ X[B0 : B0 + n_rows].astype(np.float64)
     assert_allclose(G[:n_classes], expected, rtol=tol, atol=tol)
     assert_array_equal(G[n_classes:], 1)  # zero factors in the padding rows
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes", [23, 24, 25, 47, 48, 50, 100])
+@pytest.mark.parametrize("n_features", [200, 256, 257, 301])
+@pytest.mark.parametrize("n_rows", [1, 13])
+def test_wide_score_panels_match_numpy(dtype, n_classes, n_features, n_rows):
+    # Wide panels (three registers: 24 float64 / 48 float32 classes) where
+    # wide_score_panels chooses them, only while full of real classes, then
+    # narrow panels and packed tails; the features cross the rule's edge.
+    X, Wt, St, _, Z = _setup(dtype, n_classes, n_features, n_rows)
+    block_scores(X, B0, n_rows, Wt, St, n_classes)
+    tol = TOL[dtype] * np.sqrt(n_features / 40)
+    assert_allclose(St[:n_classes, :n_rows], Z.T, rtol=tol, atol=tol)
+    assert_array_equal(St[n_classes:], 0)
+    assert_array_equal(St[:, n_rows:], 0)  # no column beyond the block written
+
+
+def test_wide_score_panels_rule():
+    cases = [(d, K, itemsize) for d in (200, 256, 257, 301) for K in (23, 24, 25, 47, 48, 50, 100)
+             for itemsize in (4, 8)]
+    chosen = [wide_score_panels(*case) for case in cases]
+    if REGISTER_UNITS == 1:
+        assert not any(chosen)  # a third register would spill with 16 of them
+        return
+    assert any(chosen) and not all(chosen)  # the test above covers both kinds
+    assert wide_score_panels(300, 100, 4) and wide_score_panels(300, 100, 8)
+    assert wide_score_panels(784, 64, 8)
+    # The narrow panel fits in L1 (float32, d=256), or wide panels would not
+    # save a pass over the block (float32 K=64: 6 + 2 units against 4 + 4).
+    assert not wide_score_panels(256, 100, 4)
+    assert not wide_score_panels(784, 64, 4)
+    assert not wide_score_panels(784, 10, 4) and not wide_score_panels(784, 10, 8)
 
 
 def _targets(kind, n_classes, n_rows, dtype):

@@ -11,7 +11,8 @@ vectorises whatever the number of classes (3 or 1000), exponentials included
 
 1. :func:`block_scores`: ``St[:kp, :n] = (X[b0:b0+n] @ Wt).T`` with the
    register tiles of :mod:`fastsoftmax.kernels.simd`: ``SCORE_ROWS`` rows of
-   X broadcast against a panel of up to two registers of classes. ``Wt`` is
+   X broadcast against a panel of up to two registers of classes (three
+   where :func:`wide_score_panels` says so). ``Wt`` is
    the transposed coefficient matrix, its class axis padded with zero columns
    to ``kp``, a whole number of 32-byte units (:func:`score_padding`), so the
    padded classes score exactly 0.
@@ -68,13 +69,60 @@ GRADIENT_CLASS_TILES = (2, 3, 4, 5, 6, 8) + ((10, 12) if REGISTER_UNITS == 2 els
 
 _U = REGISTER_UNITS
 _PANEL_UNITS = 2 * _U  # a panel is two registers wide
+#: Units of a wide score panel: three AVX-512 registers (8 rows x 3 = 24
+#: accumulators of 32). With 16 registers (AVX2) a third register would
+#: spill, so there panels stay narrow.
+_WIDE_PANEL_UNITS = 3 * _U if _U == 2 else _PANEL_UNITS
+#: Bytes of L1 a narrow panel's working set (its columns of ``Wt`` and the
+#: ``SCORE_ROWS`` rows of X, over all features) may take before wide panels
+#: are considered (see :func:`wide_score_panels`): 40 KiB of the 48 KiB L1
+#: of the machine measured, the rest left to the score stores and the rows
+#: prefetched ahead.
+WIDE_PANEL_L1_BYTES = 40 * 1024
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def wide_score_panels(n_features, n_classes, itemsize):
+    """Whether :func:`block_scores` runs its class panels three registers wide.
+
+    A wide panel broadcasts each scalar of X against more classes per load,
+    and a block of X is read once per panel: it pays when a narrow panel's
+    working set no longer fits in L1 (it then comes from L2 either way) and
+    the wide panels make fewer passes over the block than the narrow ones.
+    Wide panels are only used full of real classes (a panel of 5 units, 2.5
+    registers, was slower everywhere); the classes after them take narrow
+    panels. Measured in interleaved runs on 2 cores, medians of 24
+    evaluations each (``benchmarks/profile_phases.py`` shapes): score phase
+    at 100,000 x 300, K=100, 95.7 -> 80.1 ms (float64) and 51.5 -> 44.9 ms
+    (float32); 50,000 x 784, K=64, float64, 74.5 -> 66.9 ms. Where the
+    number of passes stays the same (K=64 in float32: 4 + 4 units against
+    6 + 2) or the narrow panel fits in L1 (d=256 in float32), the wide one
+    was level or slower.
+
+    Parameters
+    ----------
+    n_features, n_classes, itemsize : int
+
+    Returns
+    -------
+    bool
+    """
+    if _WIDE_PANEL_UNITS == _PANEL_UNITS:
+        return False
+    unit = UNIT_BYTES // itemsize
+    narrow_bytes = n_features * (_PANEL_UNITS * UNIT_BYTES + SCORE_ROWS * itemsize)
+    if narrow_bytes <= WIDE_PANEL_L1_BYTES:
+        return False
+    units = -(-n_classes // unit)
+    n_wide = n_classes // (_WIDE_PANEL_UNITS * unit)
+    narrow_passes = -(-units // _PANEL_UNITS)
+    wide_passes = n_wide + -(-(units - n_wide * _WIDE_PANEL_UNITS) // _PANEL_UNITS)
+    return wide_passes < narrow_passes
 
 
 def _split_units(n_units):
-    """Vectors (in units) that make up ``n_units <= 2 * REGISTER_UNITS``."""
-    if n_units <= _U:
-        return (n_units,)
-    return (_U, n_units - _U)
+    """Vectors (in units) that make up ``n_units``: whole registers, then the rest."""
+    return (_U,) * (n_units // _U) + ((n_units % _U,) if n_units % _U else ())
 
 
 def score_padding(n_classes, itemsize):
@@ -96,15 +144,17 @@ def gradient_padding(n_classes):
     return -(-n_classes // tile) * tile
 
 
-# -- score tiles: SCORE_ROWS rows (or 1) x a panel of 1 .. 2*_U units ---------
+# -- score tiles: SCORE_ROWS rows (or 1) x a panel of 1 .. 4 units, or wide ------
 _S1 = make_tile(SCORE_ROWS, _split_units(1), "transposed")
 _S2 = make_tile(SCORE_ROWS, _split_units(2), "transposed")
 _S3 = make_tile(SCORE_ROWS, _split_units(3), "transposed")
 _S4 = make_tile(SCORE_ROWS, _split_units(4), "transposed")
+_S_WIDE = make_tile(SCORE_ROWS, _split_units(_WIDE_PANEL_UNITS), "transposed")
 _S1_ROW = make_tile(1, _split_units(1), "transposed")
 _S2_ROW = make_tile(1, _split_units(2), "transposed")
 _S3_ROW = make_tile(1, _split_units(3), "transposed")
 _S4_ROW = make_tile(1, _split_units(4), "transposed")
+_S_WIDE_ROW = make_tile(1, _split_units(_WIDE_PANEL_UNITS), "transposed")
 
 
 # float32 panels of ``a`` units plus 1 or 2 packed classes (K = 10 is one
@@ -158,8 +208,10 @@ def _score_tiles(units, many, X, Wt, St, span):
             _S2(X, Wt, St, X, span)
         elif units == 3:
             _S3(X, Wt, St, X, span)
-        else:
+        elif units == 4:
             _S4(X, Wt, St, X, span)
+        else:
+            _S_WIDE(X, Wt, St, X, span)
     else:
         if units == 1:
             _S1_ROW(X, Wt, St, X, span)
@@ -167,8 +219,10 @@ def _score_tiles(units, many, X, Wt, St, span):
             _S2_ROW(X, Wt, St, X, span)
         elif units == 3:
             _S3_ROW(X, Wt, St, X, span)
-        else:
+        elif units == 4:
             _S4_ROW(X, Wt, St, X, span)
+        else:
+            _S_WIDE_ROW(X, Wt, St, X, span)
 
 
 @njit(cache=True, **JIT_OPTIONS)
@@ -194,10 +248,13 @@ def block_scores(X, b0, n_rows, Wt, St, n_classes):
     ld = St.shape[1]
     unit = UNIT_BYTES // X.itemsize
     ahead = PREFETCH_BYTES // X.itemsize
+    wide = wide_score_panels(d, n_classes, X.itemsize)
     k0 = 0
     while k0 < n_classes:
         units = min(_PANEL_UNITS, (kp - k0) // unit)
         left = n_classes - k0
+        if wide and left >= _WIDE_PANEL_UNITS * unit:
+            units = _WIDE_PANEL_UNITS
         tail = 0
         if X.itemsize == 4 and left < units * unit and left % unit <= 2:
             units, tail = left // unit, left % unit
