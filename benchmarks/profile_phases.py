@@ -43,50 +43,48 @@ from threadpoolctl import threadpool_limits
 
 from fastsoftmax.kernels._config import JIT_OPTIONS, N_ROW_RANGES
 from fastsoftmax.kernels._partition import range_bounds
-from fastsoftmax.kernels.blocks import score_padding
-from fastsoftmax.kernels.dense import dense_block_scores
+from fastsoftmax.kernels.dense import dense_block_scores, score_buffer_rows
 from fastsoftmax.objective import DenseObjective
 
 
 @njit(parallel=True, **JIT_OPTIONS)
-def _scores_only(X, Wt, n_classes, row_block, use_blas):
+def _scores_only(X, Wt, n_classes, row_block, products):
     """The score phase of the dense kernels alone: same ranges, blocks, products."""
     n_samples = X.shape[0]
     checksum = np.zeros(N_ROW_RANGES)
     for r in prange(N_ROW_RANGES):
         start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
-        St = np.empty((Wt.shape[1], row_block), dtype=X.dtype)
+        St = np.empty((score_buffer_rows(Wt, n_classes, products), row_block), dtype=X.dtype)
         for b0 in range(start, stop, row_block):
             n_rows = min(row_block, stop - b0)
-            dense_block_scores(X, b0, n_rows, Wt, St, n_classes, use_blas)
+            dense_block_scores(X, b0, n_rows, Wt, St, n_classes, products)
             # Read one score so the work cannot be dropped as unused.
             checksum[r] += St[0, 0]
     return checksum
 
 
 @njit(**JIT_OPTIONS)
-def _scores_in_cache(X, Wt, St, n_classes, repeats, use_blas):
+def _scores_in_cache(X, Wt, St, n_classes, repeats, products):
     """The score products of one block of rows, ``repeats`` times, on one thread."""
     for _ in range(repeats):
-        dense_block_scores(X, 0, X.shape[0], Wt, St, n_classes, use_blas)
+        dense_block_scores(X, 0, X.shape[0], Wt, St, n_classes, products)
     return St[0, 0]
 
 
-def in_cache_score_rate(d, K, dtype, row_block, use_blas):
+def in_cache_score_rate(d, K, dtype, layout):
     """Useful flops per second of the score products (register tiles or GEMM,
-    as the kernels choose) on one cache-resident block, BLAS on one thread."""
+    as ``layout`` chooses) on one cache-resident block, BLAS on one thread."""
     rng = np.random.default_rng(0)
+    row_block, products = layout.row_block, layout.products
     X = rng.standard_normal((row_block, d)).astype(dtype)
-    kp = score_padding(K, X.itemsize)
-    Wt = np.zeros((d, kp), dtype=dtype)
-    Wt[:, :K] = rng.standard_normal((d, K))
-    St = np.zeros((kp, row_block), dtype=dtype)
+    Wt = layout.coef_array(rng.standard_normal((K, d)), dtype)
+    St = np.zeros((score_buffer_rows(Wt, K, products), row_block), dtype=dtype)
     flops = 2.0 * row_block * d * K
     repeats = max(1, int(2e9 / flops))
     with threadpool_limits(1, user_api="blas"):
-        _scores_in_cache(X, Wt, St, K, 1, use_blas)
+        _scores_in_cache(X, Wt, St, K, 1, products)
         return flops * repeats / _best_time(
-            lambda: _scores_in_cache(X, Wt, St, K, repeats, use_blas), 5
+            lambda: _scores_in_cache(X, Wt, St, K, repeats, products), 5
         )
 
 
@@ -108,11 +106,11 @@ def profile_shape(n, d, K, dtype, machine, repeats=5):
     w = objective.pack(coef, intercept)
     grad = np.empty(objective.n_params)
     _, Wt, _ = objective._kernel_params(w)
-    row_block, use_blas = objective.layout.row_block, objective.layout.use_blas
+    row_block, products = objective.layout.row_block, objective.layout.products
     phases = {
         # X is C-contiguous: one flat parallel sum reads exactly its bytes.
         "read": lambda: _parallel_sum(X.reshape(-1)),
-        "scores": lambda: _scores_only(X, Wt, K, row_block, use_blas),
+        "scores": lambda: _scores_only(X, Wt, K, row_block, products),
         "loss": lambda: objective.loss(w),
         "loss_gradient": lambda: objective.loss_gradient(w, grad),
     }
@@ -128,7 +126,7 @@ def profile_shape(n, d, K, dtype, machine, repeats=5):
         for name, function in phases.items():
             function()  # compile and touch outside the timing
             times[name] = _best_time(function, repeats)
-    times["in_cache_rate"] = in_cache_score_rate(d, K, dtype, row_block, use_blas)
+    times["in_cache_rate"] = in_cache_score_rate(d, K, dtype, objective.layout)
     return times
 
 

@@ -40,7 +40,6 @@ from .kernels.dense import (
     dense_loss_gradient,
     reduce_partials,
     sum_in_order,
-    transposed_coef,
 )
 from .kernels.sparse import (
     csr_column_second_moments,
@@ -138,16 +137,21 @@ class DenseObjective(_Objective):
         be None); cast to X's dtype once if needed.
     label_smoothing : float, default=0.0
         Smoothing ``e`` of the hard labels, in [0, 1).
+    layout : KernelLayout, optional
+        The kernels' products and block sizes; by default the ones
+        :class:`~fastsoftmax.kernels.dense.KernelLayout` chooses for the
+        shape (tests pass another to compare the paths).
     """
 
-    def __init__(self, X, y, sample_weight, n_classes, fit_intercept, **targets):
+    def __init__(self, X, y, sample_weight, n_classes, fit_intercept, layout=None, **targets):
         super().__init__(X, y, sample_weight, n_classes, fit_intercept, **targets)
         K, d = self.n_classes, self.n_features
-        self.layout = KernelLayout(d, K, X.itemsize)
+        self.layout = KernelLayout(d, K, X.itemsize) if layout is None else layout
         self._grad_partials = np.empty((N_ROW_RANGES, self.layout.grad_classes, d))
         self._intercept_partials = np.empty((N_ROW_RANGES, K))
-        # The kernels take the coefficients transposed and padded, in X's dtype.
-        self._coef_t = transposed_coef(np.zeros((K, d)), X.dtype)
+        # The kernels take the coefficients laid out for the score products
+        # (transposed or not, padded), in X's dtype.
+        self._coef_t = self.layout.coef_array(np.zeros((K, d)), X.dtype)
         self._intercept_cast = np.empty(K, dtype=X.dtype)
         # Per-range label totals (hard labels) are computed by a parallel
         # kernel at the first loss_gradient call, which runs inside the
@@ -159,7 +163,7 @@ class DenseObjective(_Objective):
     def _kernel_params(self, w):
         """``(coef, Wt, intercept)``: coef a float64 view of ``w``, the others in X's dtype."""
         coef, intercept = self.unpack(np.asarray(w, dtype=np.float64))
-        transposed_coef(coef, self.X.dtype, out=self._coef_t)
+        self.layout.coef_array(coef, self.X.dtype, out=self._coef_t)
         if intercept is None:
             return coef, self._coef_t, _EMPTY[self.X.dtype]
         np.copyto(self._intercept_cast, intercept, casting="same_kind")
@@ -186,7 +190,7 @@ class DenseObjective(_Objective):
             )
         loss_partials = dense_loss_gradient(
             self.X, self.y, self.soft_targets, self.smoothing, self.sample_weight, coef_t,
-            intercept, self.n_classes, layout.row_block, layout.class_tile, layout.use_blas,
+            intercept, self.n_classes, layout.row_block, layout.class_tile, layout.products,
             self._label_totals, self._grad_partials, self._intercept_partials,
         )
         grad_coef, grad_intercept = self.unpack(grad_out)
@@ -221,7 +225,7 @@ class DenseObjective(_Objective):
         _, coef_t, intercept = self._kernel_params(w)
         partials = dense_loss(
             self.X, self.y, self.soft_targets, self.smoothing, self.sample_weight, coef_t,
-            intercept, self.n_classes, self.layout.row_block, self.layout.use_blas,
+            intercept, self.n_classes, self.layout.row_block, self.layout.products,
         )
         return self._mean(partials)
 

@@ -20,26 +20,25 @@ from .kernels.dense import (
     KernelLayout,
     dense_predict,
     dense_rows,
-    transposed_coef,
 )
 from .kernels.scores import log_softmax_rows
 from .kernels.sparse import csr_predict, csr_proba, csr_scores
 
 
 def _kernel_args(X, coef, intercept):
-    """Transposed, padded coefficients and the intercept in X's dtype, and the
-    kernels' row block and choice of products (:class:`KernelLayout`).
+    """Coefficients laid out for the score products and the intercept, in X's
+    dtype, and the kernels' row block and choice of products (:class:`KernelLayout`).
 
     Prediction needs no gradient, and GEMM pays from fewer classes than for
     the loss (:func:`~fastsoftmax.kernels.blas_blocks.prefers_gemm_for_rows`);
     scores, probabilities and labels all take the same choice."""
-    coef_t = transposed_coef(np.asarray(coef), X.dtype)
+    layout = KernelLayout(X.shape[1], coef.shape[0], X.itemsize, prediction=True)
+    coef_t = layout.coef_array(np.asarray(coef), X.dtype)
     if intercept is None:
         intercept = np.empty(0, dtype=X.dtype)
     else:
         intercept = np.ascontiguousarray(intercept, dtype=X.dtype)
-    layout = KernelLayout(X.shape[1], coef.shape[0], X.itemsize, prediction=True)
-    return coef_t, intercept, layout.row_block, layout.use_blas
+    return coef_t, intercept, layout.row_block, layout.products
 
 
 def _raise_if_not_finite(bad_blocks, coef):
@@ -62,9 +61,9 @@ def _write_scores(X, coef, intercept, out, proba):
         kernel = csr_proba if proba else csr_scores
         kernel(X.data, X.indices, X.indptr, coef_t, intercept, out)
     else:
-        coef_t, intercept, row_block, use_blas = _kernel_args(X, coef, intercept)
+        coef_t, intercept, row_block, products = _kernel_args(X, coef, intercept)
         what = PROBABILITIES if proba else SCORES
-        bad_blocks = dense_rows(X, coef_t, intercept, coef.shape[0], row_block, use_blas, what, out)
+        bad_blocks = dense_rows(X, coef_t, intercept, coef.shape[0], row_block, products, what, out)
         _raise_if_not_finite(bad_blocks, coef)
 
 
@@ -128,7 +127,7 @@ def linear_predict(X, coef, intercept, n_threads=None):
             intercept = np.empty(0, X.dtype) if intercept is None else intercept.astype(X.dtype)
             csr_predict(X.data, X.indices, X.indptr, coef_t, intercept, out)
         else:
-            coef_t, intercept, row_block, use_blas = _kernel_args(X, coef, intercept)
-            bad_blocks = dense_predict(X, coef_t, intercept, coef.shape[0], row_block, use_blas, out)
+            coef_t, intercept, row_block, products = _kernel_args(X, coef, intercept)
+            bad_blocks = dense_predict(X, coef_t, intercept, coef.shape[0], row_block, products, out)
             _raise_if_not_finite(bad_blocks, coef)
     return out

@@ -139,10 +139,12 @@ def test_cross_entropy_bad_labels_and_weights(y, sw, error, match):
 @pytest.mark.parametrize("weighted", [True, False])
 # Shapes on both sides of the tiles' edges: class panels of 4 / 8 lanes,
 # gradient class tiles, feature panels of 16 / 32 lanes, 6-row score tiles;
-# the last one takes wide (three-register) score panels with AVX-512.
+# with AVX-512, (61, 301, 100) takes wide (three-register) score panels, and
+# up to 5 classes (float32: 10 from 64 features) features-in-lanes tiles.
 @pytest.mark.parametrize(
     "shape",
-    [(1, 1, 2), (3, 1, 2), (40, 3, 2), (300, 11, 5), (203, 7, 20), (97, 33, 13), (61, 301, 100)],
+    [(1, 1, 2), (3, 1, 2), (40, 3, 2), (300, 11, 5), (203, 7, 20), (97, 33, 13), (61, 301, 100),
+     (150, 70, 10)],
 )
 def test_loss_gradient_matches_reference(dtype, layout, fit_intercept, weighted, shape):
     n, d, K = shape

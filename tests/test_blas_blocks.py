@@ -112,8 +112,8 @@ def _objectives(dtype, n_samples, n_features, n_classes, targets):
     elif targets == "smoothed":
         kwargs["label_smoothing"] = 0.1
     tiles = DenseObjective(X, y, sw, n_classes, True, **kwargs)
-    blas = DenseObjective(X, y, sw, n_classes, True, **kwargs)
-    blas.layout = KernelLayout(n_features, n_classes, X.itemsize, use_blas=True)
+    gemm = KernelLayout(n_features, n_classes, X.itemsize, use_blas=True)
+    blas = DenseObjective(X, y, sw, n_classes, True, layout=gemm, **kwargs)
     assert not tiles.layout.use_blas and blas.layout.use_blas
     return tiles, blas, tiles.pack(coef, intercept)
 

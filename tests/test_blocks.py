@@ -1,9 +1,11 @@
 """One block of rows (kernels/blocks.py) against NumPy, over the padding edges.
 
 Class counts cross the score panels (4 / 8 lanes per unit, two registers per
-panel, three in wide panels) and the gradient class tiles; feature counts cross the gradient panels
-and their masked tails; row counts cross the score tiles (6 rows, 8 with
-AVX-512) and leave single rows over. The block starts at a row other than 0.
+panel, three in wide panels) and the gradient class tiles; feature counts
+cross the gradient panels and their masked tails, and the registers of the
+features-in-lanes score tiles; row counts cross the score tiles (6 rows, 8
+with AVX-512; 4 with features in the lanes) and leave single rows over. The
+block starts at a row other than 0.
 """
 
 import numpy as np
@@ -11,20 +13,24 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from fastsoftmax.kernels.blocks import (
+    DOT_MAX_TOTAL_CLASSES,
+    DOT_ROWS,
     GRADIENT_CLASS_TILES,
     block_argmax,
+    block_dot_scores,
     block_gradient,
     block_probabilities,
     block_scores,
     block_softmax_loss,
     block_write_scores,
+    dot_score_tiles,
     gradient_class_tile,
     gradient_padding,
     label_weight_totals,
     wide_score_panels,
 )
 from fastsoftmax.kernels.simd import REGISTER_UNITS
-from fastsoftmax.kernels.dense import transposed_coef
+from fastsoftmax.kernels.dense import DOT, PANELS, KernelLayout, dot_coef, transposed_coef
 
 from . import reference as ref
 
@@ -97,6 +103,56 @@ def test_wide_score_panels_rule():
     assert not wide_score_panels(256, 100, 4)
     assert not wide_score_panels(784, 64, 4)
     assert not wide_score_panels(784, 10, 4) and not wide_score_panels(784, 10, 8)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes", [1, 2, 3, 5, 6, 7, 10, 12])
+@pytest.mark.parametrize("n_features", [1, 16, 17, 40])
+@pytest.mark.parametrize("n_rows", [1, 4, 13])
+def test_dot_scores_match_numpy(dtype, n_classes, n_features, n_rows):
+    # Features in the lanes: whole registers of 8 / 16 lanes and a masked
+    # last one; classes in balanced groups of up to 6; rows in tiles of 4
+    # and single rows after them.
+    X, _, St, _, Z = _setup(dtype, n_classes, n_features, n_rows)
+    coef = np.random.default_rng(0).standard_normal((n_classes, n_features)) * 0.5
+    W = dot_coef(coef, dtype)
+    Z = X[B0 : B0 + n_rows].astype(np.float64) @ W[:, :n_features].astype(np.float64).T
+    block_dot_scores(X, B0, n_rows, W, St, n_classes)
+    tol = TOL[dtype]
+    assert_allclose(St[:n_classes, :n_rows], Z.T, rtol=tol, atol=tol)
+    assert_array_equal(St[n_classes:], 0)
+    assert_array_equal(St[:, n_rows:], 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dot_scores_of_a_row_do_not_depend_on_its_tile(dtype):
+    # The lane sums add in the same order for a row in a tile of DOT_ROWS
+    # and for a row left over after the tiles: the same bits.
+    X, _, St, _, _ = _setup(dtype, 7, 45, 2 * DOT_ROWS + 1)
+    W = dot_coef(np.random.default_rng(3).standard_normal((7, 45)), dtype)
+    block_dot_scores(X, B0, 2 * DOT_ROWS + 1, W, St, 7)
+    for i in range(2 * DOT_ROWS + 1):
+        alone = np.zeros_like(St)
+        block_dot_scores(X, B0 + i, 1, W, alone, 7)
+        assert_array_equal(alone[:7, 0], St[:7, i])
+
+
+def test_dot_score_tiles_rule():
+    if REGISTER_UNITS == 1:
+        assert not dot_score_tiles(100, 3, 8)  # 24 accumulators need 32 registers
+        return
+    assert dot_score_tiles(20, 3, 8) and dot_score_tiles(784, 5, 8) and dot_score_tiles(20, 3, 4)
+    assert dot_score_tiles(100, 10, 4) and dot_score_tiles(784, 10, 4)
+    # Class panels from 11 classes on, for 6 to 10 classes on narrow rows,
+    # and in float64 from 6 classes on.
+    assert not dot_score_tiles(100, DOT_MAX_TOTAL_CLASSES + 1, 4)
+    assert not dot_score_tiles(20, 10, 4)
+    assert not dot_score_tiles(100, 10, 8) and not dot_score_tiles(100, 6, 8)
+    assert KernelLayout(100, 10, 4).products == DOT
+    assert KernelLayout(100, 10, 8).products == PANELS
+    assert KernelLayout(100, 16, 4).products == PANELS
+    layout = KernelLayout(21, 3, 4)
+    assert layout.coef_array(np.ones((3, 21)), np.float32).shape == (3, 32)
 
 
 def _targets(kind, n_classes, n_rows, dtype):

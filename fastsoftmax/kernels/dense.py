@@ -8,7 +8,8 @@ One evaluation reads X once from memory. The rows are split into
 blocks that stay in L2 cache between the two products that touch them
 (:mod:`fastsoftmax.kernels.blocks`):
 
-1. class-major scores ``St = (X_block @ coef.T).T`` from register tiles;
+1. class-major scores ``St = (X_block @ coef.T).T`` from register tiles
+   (classes in the vector lanes, or with few classes features in the lanes);
 2. intercept, stable softmax and cross-entropy along the rows of ``St``
    (vectorised exponentials), then in place the gradient factors
    ``s_i * (softmax(z_i) - t_i)``, where the target ``t_i`` is
@@ -34,7 +35,10 @@ and exponentials); block results go into float64 accumulators.
 Conventions of the arguments: ``Wt`` is the coefficient matrix transposed,
 of shape (n_features, kp), in X's dtype, with zero columns from
 ``n_classes`` to ``kp = score_padding(n_classes, X.itemsize)``
-(:func:`transposed_coef` builds it). Sample weights are an array of length
+(:func:`transposed_coef` builds it), except for the features-in-lanes tiles
+(``products == DOT``), which read the coefficients untransposed, each row
+padded with zeros to whole registers (:func:`dot_coef`);
+``KernelLayout.coef_array`` builds whichever the layout needs. Sample weights are an array of length
 ``n_samples`` or of length 0 (all ones); the intercept likewise is of length
 ``n_classes`` or 0 (no intercept). Soft targets are an array of shape
 (n_samples, n_classes), or of shape (0, n_classes) when the hard labels
@@ -60,11 +64,14 @@ from .blas_blocks import (
 from .blocks import (
     SCORE_ROWS,
     block_argmax,
+    block_dot_scores,
     block_gradient,
     block_probabilities,
     block_scores,
     block_softmax_loss,
     block_write_scores,
+    dot_coef_padding,
+    dot_score_tiles,
     gradient_class_tile,
     gradient_padding,
     score_padding,
@@ -104,6 +111,38 @@ def transposed_coef(coef, dtype, out=None):
     return out
 
 
+def dot_coef(coef, dtype, out=None):
+    """``coef`` in ``dtype``, each row padded with zeros to whole registers
+    of features, for the features-in-lanes tiles (``products == DOT``).
+
+    Parameters
+    ----------
+    coef : ndarray of shape (n_classes, n_features)
+    dtype : numpy dtype
+        X's dtype.
+    out : ndarray of shape (n_classes, dp), optional
+        Reused when given (its padding columns must be zero, as this function
+        leaves them).
+
+    Returns
+    -------
+    ndarray of shape (n_classes, dp), C order
+        ``dp = dot_coef_padding(n_features, itemsize)``.
+    """
+    n_classes, n_features = coef.shape
+    if out is None:
+        dp = dot_coef_padding(n_features, np.dtype(dtype).itemsize)
+        out = np.zeros((n_classes, dp), dtype=dtype)
+    np.copyto(out[:, :n_features], coef, casting="same_kind")
+    return out
+
+
+#: The products of a block (``KernelLayout.products``): register tiles with
+#: classes in the lanes, GEMM calls, or register tiles with features in the
+#: lanes. ``False`` and ``True`` (the former ``use_blas``) mean the first two.
+PANELS, GEMM, DOT = 0, 1, 2
+
+
 class KernelLayout:
     """The block and padding sizes the dense kernels use for one problem shape.
 
@@ -125,6 +164,11 @@ class KernelLayout:
 
     Attributes
     ----------
+    products : int
+        ``GEMM`` for GEMM calls; otherwise register tiles, ``DOT`` (features
+        in the lanes) for the scores where
+        :func:`~fastsoftmax.kernels.blocks.dot_score_tiles` chooses them,
+        else ``PANELS`` (classes in the lanes).
     use_blas : bool
         Whether the block products are GEMM calls rather than register tiles.
     row_block : int
@@ -141,26 +185,50 @@ class KernelLayout:
             use_blas = prefers(n_features, n_classes, itemsize) and gemm_available(itemsize)
         self.use_blas = bool(use_blas)
         if self.use_blas:
+            self.products = GEMM
+        elif dot_score_tiles(n_features, n_classes, itemsize):
+            self.products = DOT
+        else:
+            self.products = PANELS
+        if self.use_blas:
             self.row_block = BLAS_ROW_BLOCK
         else:
             self.row_block = row_block_size(n_features, itemsize)
         self.class_tile = gradient_class_tile(n_classes)
         self.grad_classes = gradient_padding(n_classes)
 
+    def coef_array(self, coef, dtype, out=None):
+        """The coefficients as the score products read them: :func:`dot_coef`
+        for ``DOT``, else :func:`transposed_coef` (same arguments)."""
+        if self.products == DOT:
+            return dot_coef(coef, dtype, out)
+        return transposed_coef(coef, dtype, out)
+
 
 @njit(cache=True, **JIT_OPTIONS)
-def dense_block_scores(X, b0, n_rows, Wt, St, n_classes, use_blas):
+def dense_block_scores(X, b0, n_rows, Wt, St, n_classes, products):
     """A block's class-major scores, by GEMM or by register tiles."""
-    if use_blas:
+    if products == GEMM:
         blas_block_scores(X, b0, n_rows, Wt, St, n_classes)
+    elif products == DOT:
+        block_dot_scores(X, b0, n_rows, Wt, St, n_classes)
     else:
         block_scores(X, b0, n_rows, Wt, St, n_classes)
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def score_buffer_rows(Wt, n_classes, products):
+    """Rows of a block's class-major score buffer for the score products:
+    the class padding of ``transposed_coef``, or the real classes for ``DOT``."""
+    if products == DOT:
+        return n_classes
+    return Wt.shape[1]
 
 
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
 def dense_loss_gradient(
     X, y, soft_targets, smoothing, sample_weight, Wt, intercept, n_classes, row_block,
-    class_tile, use_blas, label_totals, grad_partials, intercept_partials,
+    class_tile, products, label_totals, grad_partials, intercept_partials,
 ):
     """Weighted sum of cross-entropies and per-range gradient partials.
 
@@ -173,16 +241,19 @@ def dense_loss_gradient(
     smoothing : float
         Label smoothing of the hard labels, in [0, 1).
     sample_weight : ndarray of shape (n_samples,) or (0,), dtype of X
-    Wt : ndarray of shape (n_features, kp), dtype of X
-        Transposed, zero-padded coefficients (:func:`transposed_coef`).
+    Wt : ndarray, dtype of X
+        The coefficients as ``KernelLayout.coef_array`` lays them out for
+        ``products``: of shape (n_features, kp), transposed and zero-padded
+        (:func:`transposed_coef`), or for ``DOT`` of shape (n_classes, dp)
+        (:func:`dot_coef`).
     intercept : ndarray of shape (n_classes,) or (0,), dtype of X
     n_classes : int
     row_block : int
         Rows per block (:class:`KernelLayout`).
     class_tile : int
         Classes per gradient tile (:class:`KernelLayout`).
-    use_blas : bool
-        GEMM calls instead of register tiles (:class:`KernelLayout`).
+    products : int or bool
+        ``PANELS``, ``GEMM`` or ``DOT`` (:class:`KernelLayout`).
     label_totals : ndarray of shape (N_ROW_RANGES, n_classes) or (0, n_classes), float64
         For hard labels, :func:`~fastsoftmax.kernels.blocks.label_weight_totals`
         (subtracted from each range's intercept partial); empty for soft targets.
@@ -199,7 +270,8 @@ def dense_loss_gradient(
         Each range's ``sum_i s_i * l_i``.
     """
     n_samples, n_features = X.shape
-    n_buffer = max(Wt.shape[1], grad_partials.shape[1])
+    use_blas = products == GEMM
+    n_buffer = max(score_buffer_rows(Wt, n_classes, products), grad_partials.shape[1])
     n_scratch = n_classes if use_blas and X.itemsize == 4 else 0
     loss_partials = np.zeros(N_ROW_RANGES)
     for r in prange(N_ROW_RANGES):
@@ -221,7 +293,7 @@ def dense_loss_gradient(
         loss_r = 0.0
         for b0 in range(start, stop, row_block):
             n_rows = min(row_block, stop - b0)
-            dense_block_scores(X, b0, n_rows, Wt, St, n_classes, use_blas)
+            dense_block_scores(X, b0, n_rows, Wt, St, n_classes, products)
             loss_r += block_softmax_loss(
                 St, n_rows, n_classes, intercept, b0, y, soft_targets, smoothing,
                 sample_weight, buffers, True, icpt_r,
@@ -241,7 +313,7 @@ def dense_loss_gradient(
 
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
 def dense_loss(
-    X, y, soft_targets, smoothing, sample_weight, Wt, intercept, n_classes, row_block, use_blas,
+    X, y, soft_targets, smoothing, sample_weight, Wt, intercept, n_classes, row_block, products,
 ):
     """Loss-only variant of :func:`dense_loss_gradient` (for line searches).
 
@@ -254,12 +326,12 @@ def dense_loss(
     loss_partials = np.zeros(N_ROW_RANGES)
     for r in prange(N_ROW_RANGES):
         start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
-        St = np.empty((Wt.shape[1], row_block), dtype=X.dtype)
+        St = np.empty((score_buffer_rows(Wt, n_classes, products), row_block), dtype=X.dtype)
         buffers = np.empty((4, row_block), dtype=X.dtype)
         loss_r = 0.0
         for b0 in range(start, stop, row_block):
             n_rows = min(row_block, stop - b0)
-            dense_block_scores(X, b0, n_rows, Wt, St, n_classes, use_blas)
+            dense_block_scores(X, b0, n_rows, Wt, St, n_classes, products)
             loss_r += block_softmax_loss(
                 St, n_rows, n_classes, intercept, b0, y, soft_targets, smoothing,
                 sample_weight, buffers, False, no_sums,
@@ -357,18 +429,18 @@ SCORES, PROBABILITIES = 0, 1
 
 
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
-def dense_rows(X, Wt, intercept, n_classes, row_block, use_blas, what, out):
+def dense_rows(X, Wt, intercept, n_classes, row_block, products, what, out):
     """Scores or probabilities of every row, written into ``out``.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features), C order
-    Wt : ndarray of shape (n_features, kp), dtype of X
-        Transposed, zero-padded coefficients (:func:`transposed_coef`).
+    Wt : ndarray, dtype of X
+        The coefficients as ``KernelLayout.coef_array`` lays them out.
     intercept : ndarray of shape (n_classes,) or (0,), dtype of X
     n_classes, row_block : int
-    use_blas : bool
-        Scores by GEMM calls instead of register tiles (:class:`KernelLayout`).
+    products : int or bool
+        ``PANELS``, ``GEMM`` or ``DOT`` (:class:`KernelLayout`).
     what : int
         ``SCORES`` (``X @ coef.T + intercept``) or ``PROBABILITIES`` (their
         row-wise softmax, computed while the block is in cache).
@@ -385,7 +457,9 @@ def dense_rows(X, Wt, intercept, n_classes, row_block, use_blas, what, out):
     bad_blocks = np.zeros(N_ROW_RANGES, dtype=np.int64)
     for r in prange(N_ROW_RANGES):
         start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
-        St = np.empty((0 if use_blas else Wt.shape[1], row_block), dtype=X.dtype)
+        use_blas = products == GEMM
+        St = np.empty((0 if use_blas else score_buffer_rows(Wt, n_classes, products), row_block),
+                      dtype=X.dtype)
         buffers = np.empty((2, row_block), dtype=X.dtype)
         for b0 in range(start, stop, row_block):
             n_rows = min(row_block, stop - b0)
@@ -398,7 +472,7 @@ def dense_rows(X, Wt, intercept, n_classes, row_block, use_blas, what, out):
                 else:
                     finite = rows_add_intercept(rows, intercept)
             else:
-                block_scores(X, b0, n_rows, Wt, St, n_classes)
+                dense_block_scores(X, b0, n_rows, Wt, St, n_classes, products)
                 if what == PROBABILITIES:
                     finite = block_probabilities(St, n_rows, n_classes, intercept, buffers, rows)
                 else:
@@ -409,16 +483,18 @@ def dense_rows(X, Wt, intercept, n_classes, row_block, use_blas, what, out):
 
 
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
-def dense_predict(X, Wt, intercept, n_classes, row_block, use_blas, out):
+def dense_predict(X, Wt, intercept, n_classes, row_block, products, out):
     """Arg-max class code per row, with only a block of scores in memory.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features), C order
-    Wt : ndarray of shape (n_features, kp), dtype of X
+    Wt : ndarray, dtype of X
+        The coefficients as ``KernelLayout.coef_array`` lays them out.
     intercept : ndarray of shape (n_classes,) or (0,), dtype of X
     n_classes, row_block : int
-    use_blas : bool
+    products : int or bool
+        ``PANELS``, ``GEMM`` or ``DOT`` (:class:`KernelLayout`).
     out : ndarray of shape (n_samples,), int64
 
     Returns
@@ -430,11 +506,11 @@ def dense_predict(X, Wt, intercept, n_classes, row_block, use_blas, out):
     bad_blocks = np.zeros(N_ROW_RANGES, dtype=np.int64)
     for r in prange(N_ROW_RANGES):
         start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
-        St = np.empty((Wt.shape[1], row_block), dtype=X.dtype)
+        St = np.empty((score_buffer_rows(Wt, n_classes, products), row_block), dtype=X.dtype)
         buffers = np.empty((1, row_block), dtype=X.dtype)
         for b0 in range(start, stop, row_block):
             n_rows = min(row_block, stop - b0)
-            dense_block_scores(X, b0, n_rows, Wt, St, n_classes, use_blas)
+            dense_block_scores(X, b0, n_rows, Wt, St, n_classes, products)
             if not block_argmax(St, n_rows, n_classes, intercept, buffers, out[b0 : b0 + n_rows]):
                 bad_blocks[r] += 1
     return bad_blocks.sum()

@@ -44,6 +44,29 @@ X read side by side, or the next block) then arrives while the FMAs run.
 The integers travel in a :class:`TileSpan` named tuple. Offsets and strides
 are in elements. Nothing is bounds-checked: callers guarantee that every
 address touched lies inside its array.
+
+Features in the lanes
+---------------------
+With few classes, classes in the lanes leave most of a register idle (3 of
+8 float64 lanes at K=3). :func:`make_dot_tile` turns the product around:
+every accumulator is one register of partial dot products along the
+features, for one row of X and one class of the coefficients::
+
+    for q < n_tiles:
+        acc[r, c] = sum_{j < n_chunks} X[x_off + q x_next + r x_row + j L : ... + L]
+                                     * W[w_off + c w_row + j L : ... + L]
+        St[s_off + c s_row + q n_rows + r] = sum over the lanes of acc[r, c]
+
+for ``r < n_rows`` and ``c < n_classes`` (compile-time constants) and
+vectors of ``L`` lanes (one native register). Each chunk loads ``n_rows +
+n_classes`` vectors for ``n_rows * n_classes`` multiply-adds, and every lane
+is useful except past the last feature (the last chunk of X is a masked
+load; W is zero there). The lane sums of the ``n_rows`` accumulators of a
+class are formed together, pairwise: two registers are folded into one by
+two shuffles and an add, so that the ``n_rows`` sums arrive in one vector,
+in row order, for one store into the class-major scores. The order of the
+additions for one row does not depend on ``n_rows``, so a row's score is
+the same bits in any tile. Its integers travel in a :class:`DotSpan`.
 """
 
 from collections import namedtuple
@@ -66,6 +89,24 @@ TileSpan = namedtuple(
         "c_off", "c_row", "c_lane", "c_next",
         "n_steps", "n_tiles", "n_valid",
         "pf_off", "pf_next", "pf_lines",
+    ],
+)
+
+
+#: Where a row of features-in-lanes tiles reads and writes (see "Features in
+#: the lanes" above); ``n_chunks`` counts the whole vectors of features and
+#: ``tail`` the features after them (0 to ``L - 1``). With ``pf_ahead > 0``,
+#: each vector of X loaded has the line ``pf_ahead`` elements after it
+#: prefetched: the tile's rows are contiguous, so every line of X that far
+#: ahead is asked for once.
+DotSpan = namedtuple(
+    "DotSpan",
+    [
+        "x_off", "x_row", "x_next",
+        "w_off", "w_row",
+        "s_off", "s_row",
+        "n_chunks", "tail", "n_tiles",
+        "pf_ahead",
     ],
 )
 
@@ -417,3 +458,150 @@ def prefetch(typingctx, array, offset):
         return context.get_dummy_value()
 
     return types.void(array, offset), codegen
+
+
+def make_dot_tile(n_rows, n_classes):
+    """Build a features-in-lanes tile (see "Features in the lanes" above).
+
+    Parameters
+    ----------
+    n_rows : int
+        Rows of X per tile, a power of two no larger than the lanes of a
+        register (4 or 8 float64 lanes with AVX-512 or AVX2).
+    n_classes : int
+        Classes per tile; ``n_rows * n_classes`` accumulator registers stay
+        live.
+
+    Returns
+    -------
+    intrinsic
+        Called from ``njit`` code as ``tile(X, W, St, span)``: X (rows of
+        features, C order), W (rows of coefficients, zero from the last
+        feature to the end of its last vector) and St (class-major scores)
+        share a float dtype; ``span`` is a :class:`DotSpan` of integers.
+    """
+    if n_rows < 1 or n_rows & (n_rows - 1):
+        raise ValueError(f"n_rows must be a power of two, got {n_rows}")
+
+    @intrinsic
+    def tile(typingctx, X, W, St, span):
+        if not all(isinstance(t, types.Array) for t in (X, W, St)):
+            return None
+        if not (X.dtype == W.dtype == St.dtype) or X.dtype not in (types.float32, types.float64):
+            return None
+        if not isinstance(span, types.BaseTuple) or len(span) != len(DotSpan._fields):
+            return None
+        if not all(isinstance(t, types.Integer) for t in span):
+            return None
+        itemsize = X.dtype.bitwidth // 8
+        lanes = REGISTER_UNITS * unit_lanes(itemsize)
+        if n_rows > lanes:
+            raise ValueError(f"{n_rows} rows exceed the {lanes} lanes of a register")
+
+        def codegen(context, builder, signature, args):
+            x_arr, w_arr, s_arr, span_value = args
+            fields = {
+                name: context.cast(builder, builder.extract_value(span_value, i), ty, types.intp)
+                for i, (name, ty) in enumerate(zip(DotSpan._fields, span))
+            }
+            x_data = context.make_array(X)(context, builder, x_arr).data
+            w_data = context.make_array(W)(context, builder, w_arr).data
+            s_data = context.make_array(St)(context, builder, s_arr).data
+            intp = context.get_value_type(types.intp)
+            vector_type = ir.VectorType(context.get_value_type(X.dtype), lanes)
+
+            def const(value):
+                return ir.Constant(intp, value)
+
+            def at(base, *terms):
+                index = base
+                for term in terms:
+                    index = builder.add(index, term)
+                return index
+
+            accumulators = [
+                [cgutils.alloca_once(builder, vector_type) for _ in range(n_classes)]
+                for _ in range(n_rows)
+            ]
+            tail_mask = _lane_mask(builder, fields["tail"], lanes)
+            prefetching = builder.icmp_signed(">", fields["pf_ahead"], const(0))
+
+            def chunk(x_tile, j, masked):
+                offset = builder.mul(j, const(lanes))
+                w_vectors = [
+                    _load(builder, builder.gep(w_data, [at(fields["w_off"], builder.mul(const(c), fields["w_row"]), offset)]),
+                          vector_type, itemsize)
+                    for c in range(n_classes)
+                ]
+                for r in range(n_rows):
+                    x_index = at(x_tile, builder.mul(const(r), fields["x_row"]), offset)
+                    if not masked:
+                        with builder.if_then(prefetching):
+                            prefetch_line(builder, builder.gep(x_data, [at(x_index, fields["pf_ahead"])]))
+                    x_vector = _load(builder, builder.gep(x_data, [x_index]), vector_type, itemsize,
+                                     tail_mask if masked else None)
+                    for c in range(n_classes):
+                        acc = accumulators[r][c]
+                        builder.store(_fma(builder, x_vector, w_vectors[c], builder.load(acc)), acc)
+
+            with cgutils.for_range(builder, fields["n_tiles"]) as tile_loop:
+                q = tile_loop.index
+                x_tile = at(fields["x_off"], builder.mul(q, fields["x_next"]))
+                for row in accumulators:
+                    for acc in row:
+                        builder.store(ir.Constant(vector_type, [0.0] * lanes), acc)
+                with cgutils.for_range(builder, fields["n_chunks"]) as chunk_loop:
+                    chunk(x_tile, chunk_loop.index, False)
+                with builder.if_then(builder.icmp_signed(">", fields["tail"], const(0))):
+                    chunk(x_tile, fields["n_chunks"], True)
+                for c in range(n_classes):
+                    sums = _lane_sums(builder, [builder.load(row[c]) for row in accumulators], lanes)
+                    target = at(fields["s_off"], builder.mul(const(c), fields["s_row"]),
+                                builder.mul(q, const(n_rows)))
+                    pointer = builder.bitcast(builder.gep(s_data, [target]), sums.type.as_pointer())
+                    builder.store(sums, pointer, align=itemsize)
+            return context.get_dummy_value()
+
+        return types.void(X, W, St, span), codegen
+
+    return tile
+
+
+def _lane_sums(builder, vectors, lanes):
+    """One vector of ``len(vectors)`` lanes: the lane sum of each vector, in order.
+
+    Pairs of vectors are folded while each still holds ``group`` partial sums
+    per original vector: the first halves of every group of both (one
+    shuffle) plus their second halves (another), which halves ``group`` and
+    doubles the vectors each result holds. What is left (a vector holding
+    every input with ``group`` lanes each) is folded onto itself. Lane ``l``
+    is added to lane ``l + group / 2`` at every level, whatever the number
+    of vectors, so each sum has the same bits alone or in company.
+    """
+    group = lanes
+    while len(vectors) > 1:
+        half = group // 2
+        n_groups = lanes // group
+        first = [g * group + j for g in range(n_groups) for j in range(half)]
+        first += [lanes + index for index in first]
+        second = [index + half for index in first]
+        first_mask = ir.Constant(ir.VectorType(_I32, lanes), first)
+        second_mask = ir.Constant(ir.VectorType(_I32, lanes), second)
+        vectors = [
+            builder.fadd(builder.shuffle_vector(a, b, first_mask), builder.shuffle_vector(a, b, second_mask))
+            for a, b in zip(vectors[0::2], vectors[1::2])
+        ]
+        group = half
+    folded = vectors[0]
+    n_sums = lanes // group
+    while group > 1:
+        half = group // 2
+        first = [g * group + j for g in range(n_sums) for j in range(half)]
+        second = [index + half for index in first]
+        undefined = ir.Constant(folded.type, ir.Undefined)
+        folded = builder.fadd(
+            builder.shuffle_vector(folded, undefined, ir.Constant(ir.VectorType(_I32, len(first)), first)),
+            builder.shuffle_vector(folded, undefined, ir.Constant(ir.VectorType(_I32, len(second)), second)),
+        )
+        group = half
+    return folded

@@ -82,7 +82,8 @@ def make_problem(seed, n_classes, dtype):
     return X.astype(dtype), y
 
 
-# Five problems: one and two class panels of the score tiles (K=4, K=20),
+# Five problems: features-in-lanes score tiles (K=4, with AVX-512; one
+# class panel otherwise) and two class panels (K=20),
 # float32 and float64, a fixed small n_threads, and the GEMM path of the
 # dense kernels (K=400, which calls BLAS from every Numba thread).
 PROBLEMS = [
