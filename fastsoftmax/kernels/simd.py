@@ -186,6 +186,14 @@ def prefetch_line(builder, ptr):
     builder.call(fn, [builder.bitcast(ptr, i8p), *hint])
 
 
+def _span_fields(context, builder, value, span_type, span_class):
+    """The integers of a span tuple ``value`` by field name, as ``intp``."""
+    return {
+        name: context.cast(builder, builder.extract_value(value, i), ty, types.intp)
+        for i, (name, ty) in enumerate(zip(span_class._fields, span_type))
+    }
+
+
 def _fma(builder, a, b, c):
     fnty = ir.FunctionType(a.type, [a.type] * 3)
     fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.fma.{_suffix(a.type)}")
@@ -251,10 +259,7 @@ def make_tile(n_rows, units, store, masked_last=False, packed_tail=0):
 
         def codegen(context, builder, signature, args):
             a_arr, b_arr, c_arr, p_arr, span_value = args
-            fields = {
-                name: context.cast(builder, builder.extract_value(span_value, i), ty, types.intp)
-                for i, (name, ty) in enumerate(zip(TileSpan._fields, span))
-            }
+            fields = _span_fields(context, builder, span_value, span, TileSpan)
             a_data = context.make_array(A)(context, builder, a_arr).data
             b_data = context.make_array(B)(context, builder, b_arr).data
             c_data = context.make_array(C)(context, builder, c_arr).data
@@ -500,10 +505,7 @@ def make_dot_tile(n_rows, n_classes):
 
         def codegen(context, builder, signature, args):
             x_arr, w_arr, s_arr, span_value = args
-            fields = {
-                name: context.cast(builder, builder.extract_value(span_value, i), ty, types.intp)
-                for i, (name, ty) in enumerate(zip(DotSpan._fields, span))
-            }
+            fields = _span_fields(context, builder, span_value, span, DotSpan)
             x_data = context.make_array(X)(context, builder, x_arr).data
             w_data = context.make_array(W)(context, builder, w_arr).data
             s_data = context.make_array(St)(context, builder, s_arr).data
