@@ -348,9 +348,11 @@ def dot_coef_padding(n_features, itemsize):
     return -(-n_features // lanes) * lanes
 
 
-_D2, _D3, _D4, _D5, _D6 = (make_dot_tile(DOT_ROWS, c) for c in range(2, 7))
-_D1_ROW, _D2_ROW, _D3_ROW, _D4_ROW, _D5_ROW, _D6_ROW = (make_dot_tile(1, c) for c in range(1, 7))
-_D1 = make_dot_tile(DOT_ROWS, 1)
+# Tiles of 1 .. DOT_MAX_CLASSES classes: DOT_ROWS rows, and one row.
+_D1, _D2, _D3, _D4, _D5, _D6 = (make_dot_tile(DOT_ROWS, c) for c in range(1, DOT_MAX_CLASSES + 1))
+_D1_ROW, _D2_ROW, _D3_ROW, _D4_ROW, _D5_ROW, _D6_ROW = (
+    make_dot_tile(1, c) for c in range(1, DOT_MAX_CLASSES + 1)
+)
 
 
 @njit(cache=True, **JIT_OPTIONS)
