@@ -38,9 +38,9 @@ of shape (n_features, kp), in X's dtype, with zero columns from
 (:func:`transposed_coef` builds it), except for the features-in-lanes tiles
 (``products == DOT``), which read the coefficients untransposed, each row
 padded with zeros to whole registers (:func:`dot_coef`);
-``KernelLayout.coef_array`` builds whichever the layout needs. Sample weights are an array of length
-``n_samples`` or of length 0 (all ones); the intercept likewise is of length
-``n_classes`` or 0 (no intercept). Soft targets are an array of shape
+``KernelLayout.coef_array`` builds whichever the layout needs. Sample
+weights are an array of length ``n_samples`` or of length 0 (all ones); the
+intercept likewise is of length ``n_classes`` or 0 (no intercept). Soft targets are an array of shape
 (n_samples, n_classes), or of shape (0, n_classes) when the hard labels
 ``y`` (smoothed by ``smoothing``) are used.
 """
@@ -86,6 +86,17 @@ def row_block_size(n_features, itemsize):
     return int(rows - rows % SCORE_ROWS)
 
 
+def _zero_padded(values, padded_shape, dtype, out):
+    """``values`` copied into the top-left corner of ``out`` (by default a new
+    zero array of ``padded_shape`` in ``dtype``); the rest of ``out`` is left
+    as it is, so a reused ``out`` keeps its zero padding."""
+    if out is None:
+        out = np.zeros(padded_shape, dtype=dtype)
+    rows, columns = values.shape
+    np.copyto(out[:rows, :columns], values, casting="same_kind")
+    return out
+
+
 def transposed_coef(coef, dtype, out=None):
     """``coef.T`` in ``dtype``, padded with zero columns to the score panels.
 
@@ -104,11 +115,8 @@ def transposed_coef(coef, dtype, out=None):
         ``kp = score_padding(n_classes, itemsize)``.
     """
     n_classes, n_features = coef.shape
-    if out is None:
-        kp = score_padding(n_classes, np.dtype(dtype).itemsize)
-        out = np.zeros((n_features, kp), dtype=dtype)
-    np.copyto(out[:, :n_classes], coef.T, casting="same_kind")
-    return out
+    kp = score_padding(n_classes, np.dtype(dtype).itemsize)
+    return _zero_padded(coef.T, (n_features, kp), dtype, out)
 
 
 def dot_coef(coef, dtype, out=None):
@@ -121,8 +129,7 @@ def dot_coef(coef, dtype, out=None):
     dtype : numpy dtype
         X's dtype.
     out : ndarray of shape (n_classes, dp), optional
-        Reused when given (its padding columns must be zero, as this function
-        leaves them).
+        Reused when given (its padding columns must be zero).
 
     Returns
     -------
@@ -130,11 +137,8 @@ def dot_coef(coef, dtype, out=None):
         ``dp = dot_coef_padding(n_features, itemsize)``.
     """
     n_classes, n_features = coef.shape
-    if out is None:
-        dp = dot_coef_padding(n_features, np.dtype(dtype).itemsize)
-        out = np.zeros((n_classes, dp), dtype=dtype)
-    np.copyto(out[:, :n_features], coef, casting="same_kind")
-    return out
+    dp = dot_coef_padding(n_features, np.dtype(dtype).itemsize)
+    return _zero_padded(coef, (n_classes, dp), dtype, out)
 
 
 #: The products of a block (``KernelLayout.products``): register tiles with
@@ -455,9 +459,9 @@ def dense_rows(X, Wt, intercept, n_classes, row_block, products, what, out):
     """
     n_samples = X.shape[0]
     bad_blocks = np.zeros(N_ROW_RANGES, dtype=np.int64)
+    use_blas = products == GEMM
     for r in prange(N_ROW_RANGES):
         start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
-        use_blas = products == GEMM
         St = np.empty((0 if use_blas else score_buffer_rows(Wt, n_classes, products), row_block),
                       dtype=X.dtype)
         buffers = np.empty((2, row_block), dtype=X.dtype)
