@@ -5,7 +5,9 @@ import pytest
 from numba import njit
 from numpy.testing import assert_allclose, assert_array_equal
 
-from fastsoftmax.kernels.simd import TileSpan, bits_from_float, float_from_bits, make_tile
+from fastsoftmax.kernels.simd import (
+    REGISTER_UNITS, TileSpan, bits_from_float, float_from_bits, make_tile, use_full_vector_width,
+)
 
 ADD_2x2 = make_tile(2, (1, 1), "add")
 ADD_3x1_MASKED = make_tile(3, (2,), "add", masked_last=True)
@@ -183,3 +185,33 @@ def test_packed_tail_needs_whole_groups_of_rows():
                     _span(n_steps=2, n_tiles=1, n_valid=1))
     with pytest.raises(ValueError, match="packed_tail"):
         make_tile(8, (1,), "add", packed_tail=2)
+
+
+def _square_sum(use_full_width):
+    @njit(fastmath={"reassoc", "contract"})
+    def square_sum(x, out):
+        if use_full_width:
+            use_full_vector_width()
+        total = 0.0
+        for i in range(x.shape[0]):
+            out[i] = x[i] * x[i] * 0.5 + x[i]
+            total += out[i]
+        return total
+
+    return square_sum
+
+
+def test_full_vector_width_changes_no_element_and_widens_the_loop():
+    x = np.linspace(-3.0, 3.0, 1001)
+    results = []
+    for use_full_width in (False, True):
+        kernel = _square_sum(use_full_width)
+        out = np.empty_like(x)
+        total = kernel(x, out)
+        results.append((out, total))
+        if REGISTER_UNITS == 2 and use_full_width:
+            assembly = next(iter(kernel.inspect_asm().values()))
+            assert "zmm" in assembly
+    assert_array_equal(results[0][0], results[1][0])
+    # The sum runs in another order, so only close.
+    assert results[0][1] == pytest.approx(results[1][1], rel=1e-12)

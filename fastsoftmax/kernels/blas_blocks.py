@@ -97,6 +97,7 @@ from numba import njit, types
 from ._config import JIT_OPTIONS
 from .elementary import fast_exp
 from .rows import row_max
+from .simd import use_full_vector_width
 
 #: Classes from which the dense kernels use these products (between the
 #: break-even at K=300 and the first clear gain at K=500 in the table above).
@@ -370,6 +371,7 @@ def rows_softmax(out, intercept):
         Whether every score was finite (a non-finite one makes its row's sum
         of exponentials NaN).
     """
+    use_full_vector_width()
     check = 0.0
     wide = out.shape[1] >= 16
     for i in range(out.shape[0]):

@@ -36,7 +36,9 @@ from numba import njit, prange
 from ._config import JIT_OPTIONS
 from ._partition import range_bounds
 from .elementary import fast_exp, fast_log
-from .simd import REGISTER_UNITS, UNIT_BYTES, DotSpan, TileSpan, make_dot_tile, make_tile
+from .simd import (
+    REGISTER_UNITS, UNIT_BYTES, DotSpan, TileSpan, make_dot_tile, make_tile, use_full_vector_width,
+)
 
 #: Rows of X per score tile (scalars broadcast against a panel of classes).
 #: A tile keeps ``rows x 2`` accumulator registers live. With AVX-512's 32
@@ -616,6 +618,7 @@ def label_weight_totals(y, sample_weight, n_classes, smoothing, n_ranges):
 @njit(cache=True, **JIT_OPTIONS)
 def _add_intercept_and_max(St, n_rows, n_classes, intercept, row_max):
     """``St[k, :n] += intercept[k]`` and ``row_max[i] = max_k St[k, i]``."""
+    use_full_vector_width()
     has_intercept = intercept.shape[0] > 0
     for k in range(n_classes):
         scores = St[k]
@@ -635,6 +638,7 @@ def _add_intercept_and_max(St, n_rows, n_classes, intercept, row_max):
 @njit(cache=True, **JIT_OPTIONS)
 def _exp_and_sum(St, n_rows, n_classes, row_max, row_sum):
     """``St[k, i] = exp(St[k, i] - row_max[i])`` and ``row_sum[i] = sum_k St[k, i]``."""
+    use_full_vector_width()
     for i in range(n_rows):
         row_sum[i] = 0
     for k in range(n_classes):
@@ -654,6 +658,7 @@ def _target_margins(St, n_rows, n_classes, labels, targets, smoothing, row_max, 
     Classes with a zero soft target are skipped, so a ``-inf`` score there
     gives no NaN.
     """
+    use_full_vector_width()
     if targets.shape[0] > 0:
         for i in range(n_rows):
             margin[i] = 0
@@ -688,6 +693,7 @@ def _gradient_factors(St, n_rows, n_classes, labels, targets, smoothing, weights
     except the label's part ``s_i (1 - smoothing)`` of a hard target, which
     is the same at every evaluation (see :func:`block_softmax_loss`).
     Overwrites ``row_sum``."""
+    use_full_vector_width()
     weighted = weights.shape[0] > 0
     one = row_sum.dtype.type(1)
     for i in range(n_rows):
@@ -764,6 +770,7 @@ def block_softmax_loss(
     float
         ``sum_i s_i * sum_k t_ik * (logsumexp(z_i) - z_ik)`` over the block.
     """
+    use_full_vector_width()
     row_max, row_sum, margin, total = buffers[0], buffers[1], buffers[2], buffers[3]
     soft = soft_targets.shape[0] > 0
     labels = y[b0 : b0 + n_rows] if not soft else y[:0]
@@ -809,6 +816,7 @@ def block_probabilities(St, n_rows, n_classes, intercept, buffers, out):
         exponentials is NaN (an infinite score also shifts the others to
         -inf - inf), so this doubles as a finiteness check of X.
     """
+    use_full_vector_width()
     row_max, row_sum = buffers[0], buffers[1]
     _add_intercept_and_max(St, n_rows, n_classes, intercept, row_max)
     _exp_and_sum(St, n_rows, n_classes, row_max, row_sum)
@@ -834,6 +842,7 @@ def block_write_scores(St, n_rows, n_classes, intercept, out):
         Whether the scores' sum is finite (false for any NaN or infinite
         score, or scores so large that their sum overflows).
     """
+    use_full_vector_width()
     has_intercept = intercept.shape[0] > 0
     check = 0.0
     for i in range(n_rows):
@@ -854,6 +863,7 @@ def block_argmax(St, n_rows, n_classes, intercept, buffers, out):
     bool
         Whether the scores' sum is finite (see :func:`block_write_scores`).
     """
+    use_full_vector_width()
     row_max = buffers[0]
     has_intercept = intercept.shape[0] > 0
     check = 0.0
