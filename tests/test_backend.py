@@ -44,6 +44,30 @@ def test_row_functions_match_reference(dtype, layout, shape, rng):
     assert_allclose(fs.cross_entropy(Z, y), ref.cross_entropy(Z, y), rtol=RTOL[dtype])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes", [2, 10, 31, 32, 40])
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_softmax_of_many_rows_on_both_paths(dtype, n_classes, layout, rng):
+    # Under 32 classes the rows go through class-major blocks of 256 rows;
+    # 700 rows make two full blocks and a partial one. Excluded classes
+    # (-inf) and an in-place call on every layout.
+    from fastsoftmax.kernels.scores import SOFTMAX_BLOCK_MAX_CLASSES, SOFTMAX_BLOCK_ROWS
+
+    assert 2 * SOFTMAX_BLOCK_ROWS < 700 < 3 * SOFTMAX_BLOCK_ROWS
+    assert 31 < SOFTMAX_BLOCK_MAX_CLASSES <= 32
+    Z = (4 * rng.standard_normal((700, n_classes))).astype(dtype)
+    excluded = rng.random(Z.shape) < 0.2
+    excluded[:, 0] = False  # every row keeps a finite score
+    Z[excluded] = -np.inf
+    Z = _variants(Z)[layout]
+    expected = ref.softmax(Z)
+    assert_allclose(fs.softmax(Z), expected, rtol=RTOL[dtype], atol=RTOL[dtype])
+    if Z.flags.writeable:
+        result = fs.softmax(Z, out=Z)
+        assert np.shares_memory(result, Z)
+        assert_allclose(Z, expected, rtol=RTOL[dtype], atol=RTOL[dtype])
+
+
 def test_softmax_probabilities_are_a_distribution(rng):
     Z = 50 * rng.standard_normal((200, 9))
     P = fs.softmax(Z)
