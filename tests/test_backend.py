@@ -47,7 +47,7 @@ def test_row_functions_match_reference(dtype, layout, shape, rng):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_classes", [2, 10, 31, 32, 40])
 @pytest.mark.parametrize("layout", ["C", "F", "strided"])
-def test_softmax_of_many_rows_on_both_paths(dtype, n_classes, layout, rng):
+def test_row_functions_of_many_rows_on_both_paths(dtype, n_classes, layout, rng):
     # Under 32 classes the rows go through class-major blocks of 256 rows;
     # 700 rows make two full blocks and a partial one. Excluded classes
     # (-inf) and an in-place call on every layout.
@@ -59,13 +59,15 @@ def test_softmax_of_many_rows_on_both_paths(dtype, n_classes, layout, rng):
     excluded = rng.random(Z.shape) < 0.2
     excluded[:, 0] = False  # every row keeps a finite score
     Z[excluded] = -np.inf
-    Z = _variants(Z)[layout]
-    expected = ref.softmax(Z)
-    assert_allclose(fs.softmax(Z), expected, rtol=RTOL[dtype], atol=RTOL[dtype])
-    if Z.flags.writeable:
-        result = fs.softmax(Z, out=Z)
-        assert np.shares_memory(result, Z)
-        assert_allclose(Z, expected, rtol=RTOL[dtype], atol=RTOL[dtype])
+    values, Z = Z, _variants(Z)[layout]
+    assert_allclose(fs.logsumexp(Z), ref.logsumexp(Z), rtol=RTOL[dtype], atol=RTOL[dtype])
+    for func, reference in [(fs.log_softmax, ref.log_softmax), (fs.softmax, ref.softmax)]:
+        expected = reference(Z)
+        assert_allclose(func(Z), expected, rtol=RTOL[dtype], atol=RTOL[dtype])
+        in_place = _variants(values.copy())[layout]
+        result = func(in_place, out=in_place)
+        assert np.shares_memory(result, in_place)
+        assert_allclose(in_place, expected, rtol=RTOL[dtype], atol=RTOL[dtype])
 
 
 def test_softmax_probabilities_are_a_distribution(rng):

@@ -1,8 +1,8 @@
 """Parallel row-wise kernels on a given matrix of scores Z (n_samples, n_classes).
 
 Thin ``prange`` loops over the row helpers of :mod:`fastsoftmax.kernels.rows`,
-except :func:`softmax_rows` with few classes, which runs the block kernels'
-class-major softmax on blocks of rows.
+except that the softmax, log-softmax and logsumexp of rows with few classes
+run the block kernels' class-major softmax on blocks of rows.
 Reductions over rows (the cross-entropy) use the same fixed partition into
 ``N_ROW_RANGES`` ranges as the loss kernels, so they do not depend on the
 number of threads.
@@ -13,7 +13,9 @@ from numba import njit, prange
 
 from ._config import JIT_OPTIONS, N_ROW_RANGES
 from ._partition import range_bounds
-from .blocks import block_probabilities
+from .blocks import _add_intercept_and_max, _exp_and_sum, block_probabilities
+from .elementary import fast_log
+from .simd import use_full_vector_width
 from .rows import (
     log_softmax_row,
     row_logsumexp,
@@ -30,6 +32,29 @@ SOFTMAX_BLOCK_ROWS = 256
 SOFTMAX_BLOCK_MAX_CLASSES = 32
 
 
+@njit(cache=True, **JIT_OPTIONS)
+def _class_major(rows, St):
+    """``St[k, i] = rows[i, k]``: a block of rows (n_rows, n_classes), copied
+    into the first n_rows columns of ``St`` (>= n_classes, >= n_rows)."""
+    for i in range(rows.shape[0]):
+        for k in range(rows.shape[1]):
+            St[k, i] = rows[i, k]
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def _block_logsumexp(rows, St, buffers, lse):
+    """``lse[i] = logsumexp(rows[i])`` for a block of rows (n_rows, n_classes),
+    down the columns of a class-major copy in ``St``; ``buffers`` (2, >= n_rows)."""
+    use_full_vector_width()
+    n_rows, n_classes = rows.shape
+    _class_major(rows, St)
+    row_max, row_sum = buffers[0], buffers[1]
+    _add_intercept_and_max(St, n_rows, n_classes, St[0, :0], row_max)
+    _exp_and_sum(St, n_rows, n_classes, row_max, row_sum)
+    for i in range(n_rows):
+        lse[i] = row_max[i] + fast_log(row_sum[i])
+
+
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
 def softmax_rows(Z, out):
     """``out[i] = softmax(Z[i])`` for every row; ``out`` may be ``Z``."""
@@ -38,33 +63,56 @@ def softmax_rows(Z, out):
         for i in prange(n_samples):
             softmax_row(Z[i], out[i])
         return
-    no_intercept = np.empty(0, dtype=Z.dtype)
     n_blocks = -(-n_samples // SOFTMAX_BLOCK_ROWS)
     for b in prange(n_blocks):
         b0 = b * SOFTMAX_BLOCK_ROWS
-        n_rows = min(SOFTMAX_BLOCK_ROWS, n_samples - b0)
+        rows = Z[b0 : b0 + SOFTMAX_BLOCK_ROWS]
         St = np.empty((n_classes, SOFTMAX_BLOCK_ROWS), dtype=Z.dtype)
         buffers = np.empty((2, SOFTMAX_BLOCK_ROWS), dtype=Z.dtype)
-        rows = Z[b0 : b0 + n_rows]
-        for i in range(n_rows):
-            for k in range(n_classes):
-                St[k, i] = rows[i, k]
+        _class_major(rows, St)
         # Z's rows are all read before out's are written, so out may be Z.
-        block_probabilities(St, n_rows, n_classes, no_intercept, buffers, out[b0 : b0 + n_rows])
+        block_probabilities(
+            St, rows.shape[0], n_classes, St[0, :0], buffers, out[b0 : b0 + SOFTMAX_BLOCK_ROWS]
+        )
 
 
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
 def log_softmax_rows(Z, out):
     """``out[i] = Z[i] - logsumexp(Z[i])`` for every row; ``out`` may be ``Z``."""
-    for i in prange(Z.shape[0]):
-        log_softmax_row(Z[i], out[i])
+    n_samples, n_classes = Z.shape
+    if n_classes >= SOFTMAX_BLOCK_MAX_CLASSES:
+        for i in prange(n_samples):
+            log_softmax_row(Z[i], out[i])
+        return
+    n_blocks = -(-n_samples // SOFTMAX_BLOCK_ROWS)
+    for b in prange(n_blocks):
+        b0 = b * SOFTMAX_BLOCK_ROWS
+        rows = Z[b0 : b0 + SOFTMAX_BLOCK_ROWS]
+        St = np.empty((n_classes, SOFTMAX_BLOCK_ROWS), dtype=Z.dtype)
+        buffers = np.empty((3, SOFTMAX_BLOCK_ROWS), dtype=Z.dtype)
+        lse = buffers[2]
+        _block_logsumexp(rows, St, buffers, lse)
+        target = out[b0 : b0 + SOFTMAX_BLOCK_ROWS]
+        for i in range(rows.shape[0]):
+            for k in range(n_classes):
+                target[i, k] = rows[i, k] - lse[i]
 
 
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
 def logsumexp_rows(Z, out):
     """``out[i] = logsumexp(Z[i])`` for every row."""
-    for i in prange(Z.shape[0]):
-        out[i] = row_logsumexp(Z[i])
+    n_samples, n_classes = Z.shape
+    if n_classes >= SOFTMAX_BLOCK_MAX_CLASSES:
+        for i in prange(n_samples):
+            out[i] = row_logsumexp(Z[i])
+        return
+    n_blocks = -(-n_samples // SOFTMAX_BLOCK_ROWS)
+    for b in prange(n_blocks):
+        b0 = b * SOFTMAX_BLOCK_ROWS
+        rows = Z[b0 : b0 + SOFTMAX_BLOCK_ROWS]
+        St = np.empty((n_classes, SOFTMAX_BLOCK_ROWS), dtype=Z.dtype)
+        buffers = np.empty((2, SOFTMAX_BLOCK_ROWS), dtype=Z.dtype)
+        _block_logsumexp(rows, St, buffers, out[b0 : b0 + SOFTMAX_BLOCK_ROWS])
 
 
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
