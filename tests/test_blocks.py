@@ -30,7 +30,21 @@ from fastsoftmax.kernels.blocks import (
     wide_score_panels,
 )
 from fastsoftmax.kernels.simd import REGISTER_UNITS
-from fastsoftmax.kernels.dense import DOT, PANELS, KernelLayout, dot_coef, transposed_coef
+from fastsoftmax._threads import kernel_threads
+from fastsoftmax.kernels.dense import (
+    DOT,
+    N_ROW_RANGES,
+    PANELS,
+    PROBABILITIES,
+    KernelLayout,
+    dense_loss,
+    dense_loss_gradient,
+    dense_predict,
+    dense_rows,
+    dot_coef,
+    row_block_size,
+    transposed_coef,
+)
 
 from . import reference as ref
 
@@ -141,18 +155,65 @@ def test_dot_score_tiles_rule():
     if REGISTER_UNITS == 1:
         assert not dot_score_tiles(100, 3, 8)  # 24 accumulators need 32 registers
         return
-    assert dot_score_tiles(20, 3, 8) and dot_score_tiles(784, 5, 8) and dot_score_tiles(20, 3, 4)
-    assert dot_score_tiles(100, 10, 4) and dot_score_tiles(784, 10, 4)
-    # Class panels from 11 classes on, for 6 to 10 classes on narrow rows,
-    # and in float64 from 6 classes on.
-    assert not dot_score_tiles(100, DOT_MAX_TOTAL_CLASSES + 1, 4)
-    assert not dot_score_tiles(20, 10, 4)
-    assert not dot_score_tiles(100, 10, 8) and not dot_score_tiles(100, 6, 8)
-    assert KernelLayout(100, 10, 4).products == DOT
-    assert KernelLayout(100, 10, 8).products == PANELS
-    assert KernelLayout(100, 16, 4).products == PANELS
-    layout = KernelLayout(21, 3, 4)
-    assert layout.coef_array(np.ones((3, 21)), np.float32).shape == (3, 32)
+    # float32: from 64 features up to 3 classes, 160 up to 5, 320 up to 10.
+    assert dot_score_tiles(64, 3, 4) and not dot_score_tiles(63, 3, 4)
+    assert dot_score_tiles(160, 5, 4) and not dot_score_tiles(159, 4, 4)
+    assert dot_score_tiles(320, 10, 4) and not dot_score_tiles(319, 6, 4)
+    assert dot_score_tiles(784, 10, 4) and not dot_score_tiles(100, 10, 4)
+    # float64: from 200 features up to 5 classes, never from 6.
+    assert dot_score_tiles(200, 5, 8) and dot_score_tiles(784, 3, 8)
+    assert not dot_score_tiles(199, 2, 8) and not dot_score_tiles(784, 6, 8)
+    assert not dot_score_tiles(10_000, DOT_MAX_TOTAL_CLASSES + 1, 4)
+    assert KernelLayout(784, 10, 4).products == DOT
+    assert KernelLayout(100, 10, 4).products == PANELS
+    assert KernelLayout(20, 3, 8).products == PANELS
+    assert KernelLayout(784, 16, 4).products == PANELS
+    layout = KernelLayout(65, 3, 4)
+    assert layout.coef_array(np.ones((3, 65)), np.float32).shape == (3, 80)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes", [3, 5, 10])
+def test_whole_kernels_on_either_register_tile(dtype, n_classes):
+    # dot_score_tiles picks one tile per shape; force each here, so both stay
+    # tested whatever the rule picks. 20,000 rows of 45 features: every range
+    # has full row blocks and a partial one.
+    n, d = 20_000, 45
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((n, d)).astype(dtype)
+    y = rng.integers(0, n_classes, n)
+    coef = 0.3 * rng.standard_normal((n_classes, d))
+    intercept = rng.standard_normal(n_classes).astype(dtype)
+    loss, g_coef, g_icpt = ref.loss_gradient(coef, intercept, X, y)
+    Z = X.astype(np.float64) @ coef.T + intercept
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    rb, tile = row_block_size(d, X.itemsize), gradient_class_tile(n_classes)
+    no_soft, no_weight = np.zeros((0, n_classes), dtype), np.zeros(0, dtype)
+    totals = label_weight_totals(y, no_weight, n_classes, 0.0, N_ROW_RANGES)
+    labels = {}
+    for products, Wt in ((PANELS, transposed_coef(coef, dtype)), (DOT, dot_coef(coef, dtype))):
+        grad = np.zeros((N_ROW_RANGES, gradient_padding(n_classes), d))
+        icpt = np.zeros((N_ROW_RANGES, n_classes))
+        with kernel_threads(2):
+            partials = dense_loss_gradient(
+                X, y, no_soft, 0.0, no_weight, Wt, intercept, n_classes, rb, tile, products,
+                totals, grad, icpt,
+            )
+            loss_only = dense_loss(
+                X, y, no_soft, 0.0, no_weight, Wt, intercept, n_classes, rb, products
+            )
+            proba = np.empty((n, n_classes), dtype)
+            assert dense_rows(X, Wt, intercept, n_classes, rb, products, PROBABILITIES, proba) == 0
+            labels[products] = np.empty(n, np.int64)
+            assert dense_predict(X, Wt, intercept, n_classes, rb, products, labels[products]) == 0
+        assert partials.sum() / n == pytest.approx(loss, rel=tol)
+        assert loss_only.sum() == pytest.approx(partials.sum(), rel=tol)
+        assert_allclose(grad.sum(axis=0)[:n_classes] / n, g_coef, rtol=tol, atol=tol)
+        assert_allclose(icpt.sum(axis=0) / n, g_icpt, rtol=tol, atol=tol)
+        assert_allclose(proba, ref.softmax(Z), rtol=tol, atol=tol)
+    agree = np.mean(labels[PANELS] == labels[DOT])
+    assert agree == 1.0 if dtype == np.float64 else agree > 0.999
+    assert np.mean(labels[PANELS] == np.argmax(Z, axis=1)) > 0.999
 
 
 def _targets(kind, n_classes, n_rows, dtype):

@@ -300,33 +300,36 @@ DOT_ROWS = 4
 DOT_MAX_CLASSES = 6
 #: Most classes for which :func:`dot_score_tiles` may choose these tiles.
 DOT_MAX_TOTAL_CLASSES = 10
+#: Fewest features for which :func:`dot_score_tiles` chooses these tiles,
+#: as (most classes, fewest features) steps, in float32 and in float64.
+DOT_MIN_FEATURES_F32 = ((3, 64), (5, 160), (DOT_MAX_TOTAL_CLASSES, 320))
+DOT_MIN_FEATURES_F64 = ((5, 200),)
 
 
 def dot_score_tiles(n_features, n_classes, itemsize):
     """Whether the scores of a block come from features-in-lanes tiles
     (:func:`block_dot_scores`) rather than from class panels (:func:`block_scores`).
 
-    With classes in the lanes, 3 classes use 3 of 8 float64 lanes and 10
-    classes 10 of 16 float32 lanes; with the features in the lanes every lane
-    is useful but for the last vector of a row, at the price of a few
-    shuffles per score. In float64, 10 classes fill 10 of 12 lanes of one
-    and a half registers, and the panels stay ahead.
+    With classes in the lanes, 3 classes use 3 of 8 float32 lanes and 10
+    classes 10 of 16; with the features in the lanes every lane is useful but
+    for the last vector of a row, at the price of a few shuffles per score.
+    Those shuffles are paid per score, the lanes saved per feature: the tiles
+    win on long rows only, and the more classes the longer the rows must be
+    (``DOT_MIN_FEATURES_F32`` and ``DOT_MIN_FEATURES_F64``).
 
-    Measured in interleaved runs on 2 cores (medians of 18 evaluations of
-    each kernel per run, two runs, 2026-12-06; the host ran about 1.6 times
-    slower during the first), one loss+gradient evaluation before -> after:
-    1,000,000 x 100, K=10, float32, 59.9 -> 51.7 and 38.4 -> 36.0 ms;
-    200,000 x 784, K=10, float32, 71.4 -> 60.3 and 49.4 -> 38.8 ms;
-    1,000,000 x 20, K=3, 19.4 -> 18.7 and 14.3 -> 14.3 ms (float64), 12.7
-    -> 11.9 and 8.0 -> 7.3 ms (float32). The scores of one block in cache,
-    one thread: 58 -> 77 and 61 -> 103 GFLOP/s at K=10, 16 -> 28 and 17 ->
-    27 at K=3. In float64 at K=10 the panels stayed ahead: level at d=100
-    (96.8 -> 94.3 ms, with a slower score phase from memory) and slower at
-    d=784 (104.5 -> 107.4 ms; a tile's five rows of coefficients and four
-    rows of X no longer fit in L1). From 16 classes on the class panels were
-    level or faster in cache, and so were they at 10 classes on 20
-    features. AVX2's 16 registers cannot hold the accumulators: there the
-    class panels stay.
+    Measured 2026-12-06 on 2 cores, X of 2e7 entries, the two tiles taking
+    turns (6 rounds of 3 calls, medians), features-in-lanes time over class
+    panels time for loss+gradient / loss / probabilities. float32: K=3,
+    d=50 0.97 / 1.11 / 1.11, d=64 0.74 / 0.80 / 0.78, d=784 0.61 / 0.62 /
+    0.62; K=5, d=100 1.00 / 1.34 / 1.33, d=200 0.83 / 0.98 / 0.99; K=10,
+    d=100 1.19 / 1.60 / 1.54, d=200 1.05 / 1.27 / 1.25, d=400 0.92 / 0.97 /
+    0.96, d=784 0.84 / 0.77 / 0.75. float64: K=3, d=100 1.12 / 1.53 /
+    1.52, d=160 0.93 / 1.16 / 1.14, d=200 0.92 / 1.09 / 1.10, d=400 0.83 /
+    0.90 / 0.87, d=784 0.92 / 1.06 / 1.05; K=5, d=100 1.18 / 1.56 / 1.52,
+    d=200 0.87 / 0.84 / 0.83, d=784 0.97 / 1.13 / 1.13. At 20 features
+    the panels were ahead by 1.22 to 1.63 everywhere. In float64 from 6
+    classes on the panels fill 10 of 12 lanes at K=10 and stay ahead. AVX2's
+    16 registers cannot hold the accumulators: there the class panels stay.
 
     Parameters
     ----------
@@ -338,9 +341,11 @@ def dot_score_tiles(n_features, n_classes, itemsize):
     """
     if REGISTER_UNITS != 2:
         return False
-    if n_classes <= 5:
-        return True
-    return itemsize == 4 and n_classes <= DOT_MAX_TOTAL_CLASSES and n_features >= 64
+    steps = DOT_MIN_FEATURES_F32 if itemsize == 4 else DOT_MIN_FEATURES_F64
+    for most_classes, fewest_features in steps:
+        if n_classes <= most_classes:
+            return n_features >= fewest_features
+    return False
 
 
 def dot_coef_padding(n_features, itemsize):
