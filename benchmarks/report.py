@@ -60,7 +60,11 @@ The same evaluation with `n_threads=1` and `n_threads=2` (target: at least
 `predict_proba` must read X, write the n x K probabilities and do `2*n*d*K`
 flops: its bound is `max((bytes of X + bytes of the output) / bandwidth,
 2*n*d*K / GEMM rate)`; the target is within 1.5x. Both libraries predict with
-the same parameters (the last column is their largest difference)."""),
+the same parameters (the last column is their largest difference). "Into a
+written output" times the same prediction writing into an array written
+before, so without the page faults of a fresh output: on this virtual
+machine a parallel first touch of fresh pages costs from about 3 ms to
+40 ms per 40 MB depending on the host's memory state (docs below)."""),
     "fit": ("Fit of the target problem", fit_suite, """\
 L2 fit (C=1, tol=1e-4, max_iter=1000, 2 threads; best of two fits) of 1,000,000 x 100 rows with
 10 classes: X standard normal, y the arg-max of `X W* + Gumbel noise` with
