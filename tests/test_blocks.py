@@ -234,7 +234,9 @@ def _targets(kind, n_classes, n_rows, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n_classes", [2, 3, 10, 33])
+# 4 and 5 sit on either side of SELECT_MAX_CLASSES (how the label's part of
+# the gradient factors is written).
+@pytest.mark.parametrize("n_classes", [2, 3, 4, 5, 10, 33])
 @pytest.mark.parametrize("kind", ["hard", "smoothed", "soft"])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_softmax_loss_and_gradient_factors(dtype, n_classes, kind, weighted):

@@ -620,6 +620,19 @@ def label_weight_totals(y, sample_weight, n_classes, smoothing, n_ranges):
 # makes Numba check for negative indices, which stops LLVM from vectorising.
 
 
+#: Classes up to which the gradient factors take the label's part by one
+#: vector pass per class (a compare and a select) rather than by a scalar
+#: read-modify-write per row at an address that depends on the label; the
+#: same arithmetic, so the same bits. Measured on 2 cores, old and new code
+#: in alternating processes (4 rounds, medians of 23 evaluations): one
+#: evaluation at 1,000,000 x 20, K=3, 9.8-10.7 -> 9.1-9.9 ms in float64 and
+#: 6.1-6.7 -> 6.0-6.1 ms in float32; at K=5 level (11.2-12.8 against
+#: 11.5-11.8 ms, 7.5-7.8 against 7.5-8.1 ms). The scores' own gather of the
+#: label (``_target_margins``) stays scalar: a select pass there was slower
+#: in float64 (one block of 512 rows in cache, K=3: +0.3 ns a row).
+SELECT_MAX_CLASSES = 4
+
+
 @njit(cache=True, **JIT_OPTIONS)
 def _add_intercept_and_max(St, n_rows, n_classes, intercept, row_max):
     """``St[k, :n] += intercept[k]`` and ``row_max[i] = max_k St[k, i]``."""
@@ -734,6 +747,13 @@ def _gradient_factors(St, n_rows, n_classes, labels, targets, smoothing, weights
         # not added to icpt here: rows sharing a label would make a chain of
         # dependent read-modify-writes, and the sum is a constant of the data.
         hit = row_sum.dtype.type(1 - smoothing)
+        if n_classes <= SELECT_MAX_CLASSES:
+            for k in range(n_classes):
+                scores = St[k]
+                for i in range(n_rows):
+                    w = weights[i] if weighted else one
+                    scores[i] = scores[i] - w * hit if labels[i] == k else scores[i]
+            return
         for i in range(n_rows):
             w = weights[i] if weighted else one
             St[np.uint64(labels[i]), i] -= w * hit
