@@ -627,8 +627,10 @@ def label_weight_totals(y, sample_weight, n_classes, smoothing, n_ranges):
 #: in alternating processes (4 rounds, medians of 23 evaluations): one
 #: evaluation at 1,000,000 x 20, K=3, 9.8-10.7 -> 9.1-9.9 ms in float64 and
 #: 6.1-6.7 -> 6.0-6.1 ms in float32; at K=5 level (11.2-12.8 against
-#: 11.5-11.8 ms, 7.5-7.8 against 7.5-8.1 ms). The scores' own gather of the
-#: label (``_target_margins``) stays scalar: a select pass there was slower
+#: 11.5-11.8 ms, 7.5-7.8 against 7.5-8.1 ms). Through the public loss on
+#: the benchmark's data, K=3: level in float64, 6.5-7.6 -> 6.3-6.4 ms in
+#: float32 (docs/performance.md). The loss's own read of the label's score
+#: (``_target_margins``) stays scalar: a select pass there was slower
 #: in float64 (one block of 512 rows in cache, K=3: +0.3 ns a row).
 SELECT_MAX_CLASSES = 4
 
