@@ -125,7 +125,6 @@ def predict_suite(machine, quick=False):
                 t_written, _ = best_time(
                     lambda: _write_scores(X, coef, intercept, written, proba=True), repeats
                 )
-            del written
             theirs.predict_proba(X[:1000])
             t_theirs, p_theirs = best_time(lambda: theirs.predict_proba(X), _their_repeats(repeats))
         difference = float(np.max(np.abs(p_ours - p_theirs)))
