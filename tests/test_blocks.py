@@ -42,7 +42,6 @@ from fastsoftmax.kernels.dense import (
     dense_predict,
     dense_rows,
     dot_coef,
-    row_block_size,
     transposed_coef,
 )
 
@@ -187,12 +186,13 @@ def test_whole_kernels_on_either_register_tile(dtype, n_classes):
     loss, g_coef, g_icpt = ref.loss_gradient(coef, intercept, X, y)
     Z = X.astype(np.float64) @ coef.T + intercept
     tol = 2e-5 if dtype == np.float32 else 1e-12
-    rb, tile = row_block_size(d, X.itemsize), gradient_class_tile(n_classes)
+    layout = KernelLayout(d, n_classes, X.itemsize, use_blas=False)
+    rb, tile = layout.row_block, layout.class_tile
     no_soft, no_weight = np.zeros((0, n_classes), dtype), np.zeros(0, dtype)
     totals = label_weight_totals(y, no_weight, n_classes, 0.0, N_ROW_RANGES)
     labels = {}
     for products, Wt in ((PANELS, transposed_coef(coef, dtype)), (DOT, dot_coef(coef, dtype))):
-        grad = np.zeros((N_ROW_RANGES, gradient_padding(n_classes), d))
+        grad = np.zeros((N_ROW_RANGES, layout.grad_classes, d))
         icpt = np.zeros((N_ROW_RANGES, n_classes))
         with kernel_threads(2):
             partials = dense_loss_gradient(
