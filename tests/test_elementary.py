@@ -1,10 +1,11 @@
-"""The vectorisable exp and log against the C library, in ulps, and their special values."""
+"""The vectorisable exp and log against the C library, in ulps, and their
+special values; the loss's variants against them, bit for bit."""
 
 import numpy as np
 import pytest
 from numba import njit
 
-from fastsoftmax.kernels.elementary import fast_exp, fast_log
+from fastsoftmax.kernels.elementary import exp_flush_tiny, fast_exp, fast_log, log_at_least_one
 
 
 @njit
@@ -17,6 +18,18 @@ def _exp_all(x, out):
 def _log_all(x, out):
     for i in range(x.shape[0]):
         out[i] = fast_log(x[i])
+
+
+@njit
+def _exp_flush_tiny_all(x, out):
+    for i in range(x.shape[0]):
+        out[i] = exp_flush_tiny(x[i])
+
+
+@njit
+def _log_at_least_one_all(x, out):
+    for i in range(x.shape[0]):
+        out[i] = log_at_least_one(x[i])
 
 
 def _max_ulp_error(result, reference_f64, dtype):
@@ -85,3 +98,50 @@ def test_precision_follows_the_argument(dtype):
 def test_calling_from_python_says_what_to_do():
     with pytest.raises(TypeError, match="numba.njit"):
         fast_exp(1.0)
+
+
+#: Where exp_flush_tiny flushes to 0 (its result is a normal number above).
+FLUSH_BELOW = {np.float64: -708.0, np.float32: -87.0}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_exp_flush_tiny_is_fast_exp_down_to_the_normal_numbers_then_zero(dtype):
+    rng = np.random.default_rng(2)
+    low = EXP_RANGE[dtype][0]
+    x = np.concatenate([
+        rng.uniform(low - 50, 0.0, 200_000),
+        -np.geomspace(1e-30, 1.0, 20_000),
+        # Either side of the threshold.
+        [np.nextafter(dtype(FLUSH_BELOW[dtype]), dtype(0)), np.nextafter(dtype(FLUSH_BELOW[dtype]), dtype(-1e3))],
+        [FLUSH_BELOW[dtype], 0.0, -0.0, -np.inf, np.nan, -1e30],
+    ]).astype(dtype)
+    out, reference = np.empty_like(x), np.empty_like(x)
+    _exp_flush_tiny_all(x, out)
+    _exp_all(x, reference)
+    kept = ~(x < FLUSH_BELOW[dtype])
+    np.testing.assert_array_equal(out[kept], reference[kept])  # NaN in the same place
+    assert np.all(out[~kept] == 0)
+    # Every result kept is a normal number, so nothing is lost that a sum of
+    # at least 1 could hold.
+    assert np.all(out[kept & (x == x)] >= np.finfo(dtype).tiny)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_log_at_least_one_is_fast_log_from_one_up(dtype):
+    rng = np.random.default_rng(3)
+    x = np.concatenate([
+        1.0 + rng.uniform(0.0, 9.0, 100_000),
+        np.exp(rng.uniform(0.0, np.log(np.finfo(dtype).max), 100_000)),
+        [1.0, np.nextafter(dtype(1.0), dtype(2.0)), np.sqrt(2.0), 2.0, np.nan],
+    ]).astype(dtype)
+    x = x[~np.isinf(x)]
+    out, reference = np.empty_like(x), np.empty_like(x)
+    _log_at_least_one_all(x, out)
+    _log_all(x, reference)
+    np.testing.assert_array_equal(out, reference)
+
+
+def test_the_loss_variants_from_python_say_what_to_do():
+    for function in (exp_flush_tiny, log_at_least_one):
+        with pytest.raises(TypeError, match="numba.njit"):
+            function(1.0)

@@ -35,7 +35,7 @@ from numba import njit, prange
 
 from ._config import JIT_OPTIONS
 from ._partition import range_bounds
-from .elementary import fast_exp, fast_log
+from .elementary import exp_flush_tiny, fast_exp, log_at_least_one
 from .simd import (
     REGISTER_UNITS, UNIT_BYTES, DotSpan, TileSpan, make_dot_tile, make_tile, use_full_vector_width,
 )
@@ -656,17 +656,28 @@ def _add_intercept_and_max(St, n_rows, n_classes, intercept, row_max):
 
 
 @njit(cache=True, **JIT_OPTIONS)
-def _exp_and_sum(St, n_rows, n_classes, row_max, row_sum):
-    """``St[k, i] = exp(St[k, i] - row_max[i])`` and ``row_sum[i] = sum_k St[k, i]``."""
+def _exp_and_sum(St, n_rows, n_classes, row_max, row_sum, flush_tiny=False):
+    """``St[k, i] = exp(St[k, i] - row_max[i])`` and ``row_sum[i] = sum_k St[k, i]``.
+
+    With ``flush_tiny``, exponentials below the smallest normal number are
+    0 (:func:`~fastsoftmax.kernels.elementary.exp_flush_tiny`): fine for a
+    loss and its gradient, where such a term is lost in a sum of at least 1,
+    but not for probabilities handed to a user."""
     use_full_vector_width()
     for i in range(n_rows):
         row_sum[i] = 0
     for k in range(n_classes):
         scores = St[k]
-        for i in range(n_rows):
-            e = fast_exp(scores[i] - row_max[i])
-            scores[i] = e
-            row_sum[i] += e
+        if flush_tiny:
+            for i in range(n_rows):
+                e = exp_flush_tiny(scores[i] - row_max[i])
+                scores[i] = e
+                row_sum[i] += e
+        else:
+            for i in range(n_rows):
+                e = fast_exp(scores[i] - row_max[i])
+                scores[i] = e
+                row_sum[i] += e
 
 
 @njit(cache=True, **JIT_OPTIONS)
@@ -806,13 +817,14 @@ def block_softmax_loss(
     weights = sample_weight[b0 : b0 + n_rows] if weighted else sample_weight
     _add_intercept_and_max(St, n_rows, n_classes, intercept, row_max)
     _target_margins(St, n_rows, n_classes, labels, targets, smoothing, row_max, margin, total)
-    _exp_and_sum(St, n_rows, n_classes, row_max, row_sum)
+    _exp_and_sum(St, n_rows, n_classes, row_max, row_sum, flush_tiny=True)
     one = row_sum.dtype.type(1)
     loss = 0.0
     for i in range(n_rows):
         # l_i = sum_k t_k (max - z_k) + sum(t) * log(sum_k exp(z_k - max)):
         # the large terms cancel before the logarithm is added.
-        row_loss = margin[i] + total[i] * fast_log(row_sum[i])
+        # row_sum >= 1: the row's largest score contributes exp(0) = 1.
+        row_loss = margin[i] + total[i] * log_at_least_one(row_sum[i])
         w = weights[i] if weighted else one
         loss += float(w * row_loss)
     if gradient:

@@ -18,7 +18,26 @@ with ``m`` in ``[sqrt(1/2), sqrt(2))`` read from the bits (subnormals scaled
 first), ``log(m) = 2 atanh(s)`` with ``s = (m - 1) / (m + 1)`` by its odd
 series, plus ``e * ln2`` in two parts.
 
-Both are within 1-2 ulp of the C library over the whole range (tested), keep
+``exp_flush_tiny(x)``: the exponential of a softmax's shifted score ``x = z -
+max(z) <= 0``, where a result too small to be a normal number is of no use
+(it is added to a sum of at least 1). The rounding to ``k = rint(x / ln2)``
+is one fused multiply-add of a "magic" constant (1.5 * 2**52, or 2**23),
+whose low bits are then ``k`` itself, and ``2**k`` is one factor built from
+those bits: half of ``fast_exp``'s operations outside the polynomial.
+Wherever ``exp(x)`` is at least about ``3.3e-308`` (float64; ``x >= -708``)
+or ``1.6e-38`` (float32; ``x >= -87``) the result is bit for bit that of
+``fast_exp``; below, it is 0 (also for ``x = -inf``), and NaN stays NaN.
+Measured on one core, a pass of ten classes over a block of 512 rows in
+cache: 0.97 -> 0.77 ns per float64 exponential, 0.40 -> 0.26 ns per float32
+one.
+
+``log_at_least_one(x)``: ``fast_log`` for the logarithm of a softmax's sum of
+shifted exponentials, which lies in ``[1, n_classes]`` (or is NaN). Without
+the branches for subnormal, zero, negative and infinite arguments it is bit
+for bit ``fast_log`` on any finite ``x >= 1`` (tested), and 1.31 -> 0.93 ns
+(float64) and 0.72 -> 0.57 ns (float32) per logarithm in a loop over a block.
+
+``fast_exp`` and ``fast_log`` are within 1-2 ulp of the C library over the whole range (tested), keep
 ``exp(-inf) = 0``, ``exp(inf) = inf``, ``log(0) = -inf``, ``log(inf) =
 inf``, and propagate NaN (``log`` of a negative number is NaN). They work in
 the precision of their argument: float32 in, float32 arithmetic.
@@ -50,6 +69,13 @@ _TINY64 = 2.2250738585072014e-308  # smallest normal float64
 _EXP_LOW64 = -746.0  # exp(x) rounds to 0 below about -745.13
 _EXP_HIGH64 = 710.0  # and overflows above about 709.78
 
+# Adding 1.5 * 2**52 rounds a float64 of magnitude below 2**51 to an integer
+# (to nearest, ties to even), which then sits in the low bits of the sum; the
+# bits of the constant itself all lie above bit 51, so shifting the sum's bits
+# left by 52 leaves exactly k << 52. Likewise 1.5 * 2**23 for float32.
+_MAGIC64 = 1.5 * 2.0**52
+_FLUSH_BELOW64 = -708.0  # exp(-708) = 3.3e-308, just above the smallest normal
+
 # float32 constants: LN2_HI32 has 9 significant bits, so k * LN2_HI32 is exact.
 _F32 = np.float32
 _LOG2E32 = _F32(_LOG2E)
@@ -59,6 +85,8 @@ _SQRT2_32 = _F32(_SQRT2)
 _TINY32 = _F32(1.1754943508222875e-38)
 _EXP_LOW32 = _F32(-104.0)
 _EXP_HIGH32 = _F32(89.0)
+_MAGIC32 = _F32(1.5 * 2.0**23)
+_FLUSH_BELOW32 = _F32(-87.0)  # exp(-87) = 1.6e-38, just above the smallest normal
 _ONE32 = _F32(1.0)
 _TWO32 = _F32(2.0)
 _T32 = [_F32(c) for c in _TAYLOR]
@@ -130,6 +158,56 @@ def exp32(x):
 
 
 @njit(cache=True, **EXACT_JIT_OPTIONS)
+def exp_flush_tiny64(x):
+    """``exp(x)`` for a float64 ``x <= 0``, 0 below ``x = -708`` (see the
+    module docstring)."""
+    t = x * _LOG2E + _MAGIC64
+    kf = t - _MAGIC64
+    r = (x - kf * _LN2_HI) - kf * _LN2_LO
+    p = _T13
+    p = p * r + _T12
+    p = p * r + _T11
+    p = p * r + _T10
+    p = p * r + _T9
+    p = p * r + _T8
+    p = p * r + _T7
+    p = p * r + _T6
+    p = p * r + _T5
+    p = p * r + _T4
+    p = p * r + _T3
+    p = p * r + _T2
+    p = p * r + 1.0
+    p = p * r + 1.0
+    # 2**k with k >= -1022 here, a normal number. Below the threshold the
+    # bits are meaningless (and -inf makes p NaN), but the result is 0.
+    result = p * float_from_bits((bits_from_float(t) << 52) + (1023 << 52))
+    # NaN compares false, so it passes through (t, r and p are NaN).
+    return 0.0 if x < _FLUSH_BELOW64 else result
+
+
+@njit(cache=True, **EXACT_JIT_OPTIONS)
+def exp_flush_tiny32(x):
+    """``exp(x)`` for a float32 ``x <= 0``, in float32 arithmetic; 0 below
+    ``x = -87``."""
+    t = x * _LOG2E32 + _MAGIC32
+    kf = t - _MAGIC32
+    r = (x - kf * _LN2_HI32) - kf * _LN2_LO32
+    p = _T7_32
+    p = p * r + _T6_32
+    p = p * r + _T5_32
+    p = p * r + _T4_32
+    p = p * r + _T3_32
+    p = p * r + _T2_32
+    p = p * r + _ONE32
+    p = p * r + _ONE32
+    # The shift is done in 64 bits and wrapped back to 32: k << 23 plus the
+    # exponent bias, the bits of 2**k (k >= -126 here).
+    scale = float_from_bits(np.int32((np.int64(bits_from_float(t)) << 23) + (127 << 23)))
+    result = p * scale
+    return _F32(0.0) if x < _FLUSH_BELOW32 else result
+
+
+@njit(cache=True, **EXACT_JIT_OPTIONS)
 def log64(x):
     """``log(x)`` for a float64 ``x`` (vectorisable; see the module docstring)."""
     subnormal = x < _TINY64
@@ -162,6 +240,56 @@ def log64(x):
         result = np.nan
     if x == np.inf:
         result = x
+    return result if x == x else x
+
+
+@njit(cache=True, **EXACT_JIT_OPTIONS)
+def log_at_least_one64(x):
+    """``log(x)`` for a finite float64 ``x >= 1`` or NaN (see the module docstring)."""
+    bits = bits_from_float(x)
+    e = (bits >> 52) - 1023
+    m = float_from_bits((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000)  # [1, 2)
+    big = m > _SQRT2
+    m = m * 0.5 if big else m
+    e = e + 1 if big else e
+    s = (m - 1.0) / (m + 1.0)
+    s2 = s * s
+    q = _A[11]
+    q = q * s2 + _A[10]
+    q = q * s2 + _A[9]
+    q = q * s2 + _A[8]
+    q = q * s2 + _A[7]
+    q = q * s2 + _A[6]
+    q = q * s2 + _A[5]
+    q = q * s2 + _A[4]
+    q = q * s2 + _A[3]
+    q = q * s2 + _A[2]
+    q = q * s2 + _A[1]
+    log_m = s * (q * s2) + 2.0 * s
+    ef = np.float64(e)
+    result = ef * _LN2_HI + (log_m + ef * _LN2_LO)
+    return result if x == x else x
+
+
+@njit(cache=True, **EXACT_JIT_OPTIONS)
+def log_at_least_one32(x):
+    """``log(x)`` for a finite float32 ``x >= 1`` or NaN, in float32 arithmetic."""
+    bits = np.int64(bits_from_float(x))
+    e = (bits >> 23) - 127
+    m = float_from_bits(np.int32((bits & 0x007FFFFF) | 0x3F800000))  # [1, 2)
+    big = m > _SQRT2_32
+    m = m * _F32(0.5) if big else m
+    e = e + 1 if big else e
+    s = (m - _ONE32) / (m + _ONE32)
+    s2 = s * s
+    q = _A32[5]
+    q = q * s2 + _A32[4]
+    q = q * s2 + _A32[3]
+    q = q * s2 + _A32[2]
+    q = q * s2 + _A32[1]
+    log_m = s * (q * s2) + _TWO32 * s
+    ef = np.float32(e)
+    result = ef * _LN2_HI32 + (log_m + ef * _LN2_LO32)
     return result if x == x else x
 
 
@@ -203,12 +331,30 @@ def fast_exp(x):
     raise TypeError("fast_exp is for numba.njit code; use numpy.exp in Python")
 
 
+def exp_flush_tiny(x):
+    """``exp(x)`` for ``x <= 0`` in the precision of ``x``, with results below
+    the smallest normal number flushed to 0; vectorisable.
+
+    For ``numba.njit`` code only; see the module docstring.
+    """
+    raise TypeError("exp_flush_tiny is for numba.njit code; use numpy.exp in Python")
+
+
 def fast_log(x):
     """``log(x)`` in the precision of ``x`` (float32 or float64), vectorisable.
 
     For ``numba.njit`` code only; see the module docstring.
     """
     raise TypeError("fast_log is for numba.njit code; use numpy.log in Python")
+
+
+def log_at_least_one(x):
+    """``log(x)`` for a finite ``x >= 1`` (or NaN) in the precision of ``x``,
+    vectorisable; equal to ``fast_log`` there.
+
+    For ``numba.njit`` code only; see the module docstring.
+    """
+    raise TypeError("log_at_least_one is for numba.njit code; use numpy.log in Python")
 
 
 @overload(fast_exp, jit_options=EXACT_JIT_OPTIONS)
@@ -220,10 +366,28 @@ def _fast_exp_typed(x):
     return None
 
 
+@overload(exp_flush_tiny, jit_options=EXACT_JIT_OPTIONS)
+def _exp_flush_tiny_typed(x):
+    if x == types.float64:
+        return lambda x: exp_flush_tiny64(x)
+    if x == types.float32:
+        return lambda x: exp_flush_tiny32(x)
+    return None
+
+
 @overload(fast_log, jit_options=EXACT_JIT_OPTIONS)
 def _fast_log_typed(x):
     if x == types.float64:
         return lambda x: log64(x)
     if x == types.float32:
         return lambda x: log32(x)
+    return None
+
+
+@overload(log_at_least_one, jit_options=EXACT_JIT_OPTIONS)
+def _log_at_least_one_typed(x):
+    if x == types.float64:
+        return lambda x: log_at_least_one64(x)
+    if x == types.float32:
+        return lambda x: log_at_least_one32(x)
     return None
