@@ -26,6 +26,7 @@ from fastsoftmax.kernels.blas_blocks import (
     rows_softmax,
 )
 from fastsoftmax.kernels.dense import (
+    GEMM,
     PROBABILITIES,
     SCORES,
     KernelLayout,
@@ -276,27 +277,33 @@ def test_prediction_between_the_two_switches_matches_reference(dtype):
 
 
 def test_choice_of_products_follows_the_measured_boundaries():
-    # Many classes: always GEMM. Narrow rows: GEMM from 40 classes at d <= 32
-    # (float32: d <= 64), from 100 classes at d <= 64 (float32: d <= 128).
-    assert prefers_gemm(5000, BLAS_MIN_CLASSES, 8)
-    assert not prefers_gemm(300, BLAS_MIN_CLASSES - 1, 8)
-    assert prefers_gemm(32, 40, 8) and not prefers_gemm(33, 40, 8)
-    assert prefers_gemm(64, 40, 4) and not prefers_gemm(65, 40, 4)
-    assert not prefers_gemm(32, 39, 4)
-    assert prefers_gemm(64, 100, 8) and not prefers_gemm(65, 100, 8)
-    assert prefers_gemm(128, 100, 4) and not prefers_gemm(129, 100, 4)
-    assert not prefers_gemm(100, 10, 4) and not prefers_gemm(20, 3, 8)
-    layout = KernelLayout(16, 40, 8)
+    # The loss: GEMM from BLAS_MIN_CLASSES classes, whatever the row length.
+    for itemsize in (4, 8):
+        for d in (8, 32, 300, 5000):
+            assert prefers_gemm(d, BLAS_MIN_CLASSES, itemsize)
+            assert not prefers_gemm(d, BLAS_MIN_CLASSES - 1, itemsize)
+    # Prediction on narrow rows: GEMM from 40 classes at d <= 32 (float32:
+    # d <= 64), from 100 classes at d <= 64 (float32: d <= 128).
+    rows = prefers_gemm_for_rows
+    assert rows(32, 40, 8) and not rows(33, 40, 8)
+    assert rows(64, 40, 4) and not rows(65, 40, 4)
+    assert not rows(32, 39, 4)
+    assert rows(64, 100, 8) and not rows(65, 100, 8)
+    assert rows(128, 100, 4) and not rows(129, 100, 4)
+    assert not rows(100, 10, 4) and not rows(20, 3, 8)
+    assert not KernelLayout(16, 40, 8).use_blas
+    layout = KernelLayout(16, 40, 8, prediction=True)
     assert layout.use_blas and layout.row_block == BLAS_ROW_BLOCK
-    assert not KernelLayout(16, 40, 8, use_blas=False).use_blas
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_narrow_rows_with_tens_of_classes_match_reference(dtype):
-    n, d, K = 3_000, 8, 40  # the narrow-row rule picks GEMM here
+    # The loss keeps the register tiles here; prediction takes GEMM.
+    n, d, K = 3_000, 8, 40
     X, y, sw, coef, intercept = make_problem(n, d, K, dtype)
     objective = DenseObjective(X, y, sw, K, True)
-    assert objective.layout.use_blas
+    assert not objective.layout.use_blas
+    assert _kernel_args(X, coef, intercept)[3] == GEMM
     grad = np.empty(objective.n_params)
     with kernel_threads(2):
         value = objective.loss_gradient(objective.pack(coef, intercept), grad)

@@ -26,30 +26,47 @@ classes on, with blocks of ``BLAS_ROW_BLOCK`` rows: GEMM packs the
 coefficient panel once per call, and the smaller blocks the tiles use (64
 rows at d=512) left it 10% to 30% slower.
 
-Narrow rows change the balance earlier. A score tile writes its class-major
-results lane by lane, a cost per score that few features cannot spread, so
-with d <= 32 (float32: d <= 64) the tiles lose from about 40 classes on. Tiles against GEMM
-(one evaluation, best of 7 in alternating runs; float64 / float32):
+Narrow rows once changed the balance earlier: a score tile wrote its
+class-major results with one scalar store per row and class, a cost per
+score that few features could not spread, and the tiles lost the loss from
+about 40 classes at d <= 32 (float32: d <= 64) on. Since the tiles transpose
+their accumulators in registers and store each class's rows as one vector,
+they win the loss at every narrow shape measured, so the loss switches by
+the class count alone. Tiles against GEMM on the AMD EPYC host (one
+loss+gradient evaluation, 2 threads, best of 7 alternating in one process,
+2026-12-06; float64 / float32):
 
-=================  ===========  ===========
-shape              float64      float32
-=================  ===========  ===========
-500k x 16, K=40    62 / 37 ms   37 / 18 ms
-500k x 32, K=20    38 / 31 ms   13 / 16 ms
-500k x 32, K=40    70 / 53 ms   44 / 26 ms
-500k x 32, K=100   189 / 131    112 / 59
-500k x 64, K=40    91 / 103     55 / 45
-500k x 64, K=100   228 / 204    137 / 93
-500k x 64, K=200   427 / 357    248 / 165
-200k x 128, K=100  108 / 135    73 / 65
-200k x 128, K=200  214 / 247    139 / 108
-=================  ===========  ===========
+=================  ===============  ===============
+shape              float64          float32
+=================  ===============  ===============
+500k x 16, K=40    30.2 / 35.4 ms   14.5 / 15.8 ms
+500k x 32, K=40    72.7 / 76.9      20.6 / 24.6
+500k x 32, K=100   93.5 / 113       46.8 / 58.5
+500k x 64, K=100   165 / 209        92.0 / 127
+500k x 64, K=200   341 / 383        160 / 177
+200k x 128, K=200  228 / 266        102 / 124
+200k x 32, K=400   163 / 189        74.9 / 89.6
+100k x 64, K=1000  344 / 376        151 / 165
+50k x 512, K=1000  1034 / 1108      539 / 562
+=================  ===============  ===============
 
-:func:`prefers_gemm` encodes these measurements (float32 tiles, with fewer
-accumulator registers' worth of work per write, lose earlier than float64
-ones); ``predict_proba`` moved the same way at every shape checked
-(500k x 32, K=100: 170 -> 137 ms in float64; 200k x 128, K=100: 85 -> 103 ms
-in float64, so tiles there, and 62 -> 55 ms in float32).
+On that host the tiles also stay ahead from ``BLAS_MIN_CLASSES`` on (GEMM
+4% to 20% slower: the last three rows, 50k x 512, K=500, and 100k x 64,
+K=400).
+The switch stays there: on the Intel host of the first table, before the
+vector stores, GEMM was 11% to 41% faster. At 300 features and more the
+stores were a small part of a tile's time, so that gap is unlikely to have
+closed; 100k x 64, K=1000 may have moved and was not measured again there.
+
+Prediction keeps the narrow-row switch (:func:`prefers_gemm_for_rows`): it
+writes the probabilities row-major, and a block's class-major scores then
+cross to the output a class at a time, which GEMM's row-major results do not
+need. predict_proba into a preallocated output, tiles / GEMM, same host and
+protocol: 500k x 16, K=40, 45.7 / 26.6 ms (float64) and 28.5 / 16.2 ms
+(float32); 500k x 32, K=40, 56.4 / 39.3 and 33.1 / 22.7; 500k x 64, K=100,
+170 / 135 and 102 / 68.7; 200k x 128, K=100, float32, 57.5 / 48.4; and the
+tiles ahead where the rule keeps them: 500k x 32, K=20, 25.5 / 33.2 and
+11.5 / 19.7; 500k x 64, K=40, float64, 64.1 / 68.1.
 
 Scores and probabilities written row-major into an output
 (``predict_proba``, ``decision_function``) need no class-major buffer on this
@@ -77,7 +94,11 @@ shape                float64        float32
 
 Labels (``predict``) the same way: 200k x 100, K=200, float32 68 / 40 ms;
 100k x 300, K=200, float32 53 / 50 ms; 50k x 512, K=300, float64 139 / 116
-ms and float32 63 / 63 ms.
+ms and float32 63 / 63 ms. Measured again on the AMD host after the vector
+stores (same protocol as the narrow-row numbers above), the tiles were ahead
+at 100k x 300, K=200 and K=300, and at 50k x 512, K=300 (GEMM 10% to 17%
+slower), and GEMM at 200k x 100, K=200 and K=300 in float32 (62 / 93 ms and
+90 / 139 ms, GEMM / tiles); the thresholds stay.
 
 BLAS runs on one thread here: every kernel call is made inside
 :func:`fastsoftmax._threads.kernel_threads`, which holds BLAS to one thread
@@ -105,15 +126,16 @@ BLAS_MIN_CLASSES = 400
 
 
 def prefers_gemm(n_features, n_classes, itemsize):
-    """Whether the dense kernels should use these GEMM products for a shape.
+    """Whether the dense loss kernels should use these GEMM products for a
+    shape: from ``BLAS_MIN_CLASSES`` classes on (see the tables of the
+    module docstring; ``n_features`` and ``itemsize`` do not change it)."""
+    return n_classes >= BLAS_MIN_CLASSES
 
-    From ``BLAS_MIN_CLASSES`` classes on always; with narrow rows earlier:
-    from 40 classes at ``n_features <= 32`` (float64) or ``<= 64``
-    (float32), and from 100 classes at ``n_features <= 64`` (float64) or
-    ``<= 128`` (float32). See the tables of the module docstring.
-    """
-    if n_classes >= BLAS_MIN_CLASSES:
-        return True
+
+def _narrow_rows_prefer_gemm(n_features, n_classes, itemsize):
+    """Prediction on narrow rows: GEMM from 40 classes at ``n_features <=
+    32`` (float64) or ``<= 64`` (float32), and from 100 classes at
+    ``n_features <= 64`` (float64) or ``<= 128`` (float32)."""
     if n_classes >= 100 and n_features <= (128 if itemsize == 4 else 64):
         return True
     return n_classes >= 40 and n_features <= (64 if itemsize == 4 else 32)
@@ -126,13 +148,15 @@ ROWS_MIN_CLASSES = {4: 200, 8: 300}
 
 def prefers_gemm_for_rows(n_features, n_classes, itemsize):
     """Whether scores or probabilities written row-major into an output
-    (prediction) should use these GEMM products: where :func:`prefers_gemm`
-    says so, and from ``ROWS_MIN_CLASSES`` classes (200 in float32, 300 in
-    float64) at any number of features (level with the tiles or faster at
-    every shape measured)."""
-    if prefers_gemm(n_features, n_classes, itemsize):
+    (prediction) should use these GEMM products: from ``ROWS_MIN_CLASSES``
+    classes (200 in float32, 300 in float64) at any number of features
+    (level with the tiles or faster at every shape measured), and earlier on
+    narrow rows (:func:`_narrow_rows_prefer_gemm`). Always where
+    :func:`prefers_gemm` says so, since ``ROWS_MIN_CLASSES`` lies below
+    ``BLAS_MIN_CLASSES``."""
+    if n_classes >= ROWS_MIN_CLASSES[itemsize]:
         return True
-    return n_classes >= ROWS_MIN_CLASSES[itemsize]
+    return _narrow_rows_prefer_gemm(n_features, n_classes, itemsize)
 
 
 #: Rows per block on the BLAS path.

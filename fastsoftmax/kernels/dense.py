@@ -17,9 +17,9 @@ blocks that stay in L2 cache between the two products that touch them
 3. ``G += St @ X_block`` from register tiles, into the range's float64
    partial.
 
-With many classes (or tens of classes and narrow rows), steps 1 and 3 are
-GEMM calls on larger blocks instead (:mod:`fastsoftmax.kernels.blas_blocks`),
-chosen by :class:`KernelLayout`.
+With many classes, steps 1 and 3 are GEMM calls on larger blocks instead
+(:mod:`fastsoftmax.kernels.blas_blocks`), chosen by :class:`KernelLayout`;
+prediction switches earlier, also on narrow rows with tens of classes.
 
 The caller adds the ranges' partials in range order (:func:`reduce_partials`),
 so the result is bit-identical for any number of threads. Extra memory is
@@ -157,8 +157,7 @@ class KernelLayout:
         8 for float64 X, 4 for float32.
     use_blas : bool or None, default=None
         None chooses by :func:`~fastsoftmax.kernels.blas_blocks.prefers_gemm`
-        (many classes, or narrow rows with tens of classes), or for
-        ``prediction`` by
+        (many classes), or for ``prediction`` by
         :func:`~fastsoftmax.kernels.blas_blocks.prefers_gemm_for_rows`, when
         :func:`~fastsoftmax.kernels.blas_blocks.gemm_available`; a bool forces
         the choice (tests compare the two paths).
