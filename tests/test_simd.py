@@ -12,6 +12,8 @@ from fastsoftmax.kernels.simd import (
 ADD_2x2 = make_tile(2, (1, 1), "add")
 ADD_3x1_MASKED = make_tile(3, (2,), "add", masked_last=True)
 TRANSPOSED_4x21 = make_tile(4, (2, 1), "transposed")
+TRANSPOSED_8x1 = make_tile(8, (1,), "transposed")  # the 8-row tiles of K <= 4 (float64)
+TRANSPOSED_6x1 = make_tile(6, (1,), "transposed")  # not a power of two: lane by lane
 
 
 @njit
@@ -27,6 +29,14 @@ def _add_3x1_masked(A, B, C, span):
 @njit
 def _transposed_4x21(A, B, C, span):
     TRANSPOSED_4x21(A, B, C, A, span)
+
+
+@njit
+def _transposed_rows(rows, A, B, C, span):
+    if rows == 8:
+        TRANSPOSED_8x1(A, B, C, A, span)
+    else:
+        TRANSPOSED_6x1(A, B, C, A, span)
 
 
 def _span(**fields):
@@ -101,6 +111,28 @@ def test_transposed_tile_writes_class_major_scores(dtype, n_valid):
     tol = 1e-5 if dtype == np.float32 else 1e-13
     assert_allclose(St[:n_valid], expected[:n_valid], rtol=tol, atol=tol)
     assert np.all(np.isnan(St[n_valid:]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows", [6, 8])
+@pytest.mark.parametrize("n_valid", [1, 3, 4])
+def test_transposed_tiles_of_more_rows_than_lanes_or_not_a_power_of_two(dtype, rows, n_valid):
+    # 8 rows of a 4-lane float64 unit join two transposed 4 x 4 squares; 6
+    # rows keep one store per row and lane. Rows of St beyond the tiles stay.
+    rng = np.random.default_rng(rows + n_valid)
+    d, width, n = 5, _lanes(dtype), 2 * rows + 3
+    X = rng.standard_normal((n, d)).astype(dtype)
+    Wt = rng.standard_normal((d, width)).astype(dtype)
+    St = np.full((width, n), np.nan, dtype=dtype)
+    span = _span(
+        a_row=d, a_step=1, a_next=rows * d, b_step=width, c_row=1, c_lane=n,
+        c_next=rows, n_steps=d, n_tiles=2, n_valid=n_valid,
+    )
+    _transposed_rows(rows, X, Wt, St, span)
+    expected = (X.astype(np.float64) @ Wt.astype(np.float64)).T
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    assert_allclose(St[:n_valid, : 2 * rows], expected[:n_valid, : 2 * rows], rtol=tol, atol=tol)
+    assert np.all(np.isnan(St[n_valid:])) and np.all(np.isnan(St[:, 2 * rows :]))
 
 
 def test_prefetching_changes_nothing():
