@@ -34,7 +34,10 @@ registers for the whole loop over ``p``. Two ways of writing the result:
   loaded from B nor written to C (nothing beyond them is read). float32
   accumulators are widened to float64 when C is float64.
 * ``"transposed"``: ``C[c_off + q c_next + r c_row + l c_lane] = acc[r, l]``
-  for ``l < n_valid``, lane by lane (for class-major score blocks).
+  for ``l < n_valid`` (for class-major score blocks). Where ``n_rows`` is a
+  power of two above 1, the accumulators are transposed in registers and
+  each lane's rows go out as one vector, so those tiles need ``c_row = 1``;
+  other tiles store lane by lane.
 
 While it computes, a tile can prefetch a stream of memory into L2 cache, one
 64-byte line per step: ``P[pf_off + q pf_next + p * line]`` for ``p <
@@ -334,21 +337,20 @@ def make_tile(n_rows, units, store, masked_last=False, packed_tail=0):
                     for v, off in enumerate(lane_offsets):
                         columns = _transpose(builder, [builder.load(row[v]) for row in accumulators])
                         _store_columns(builder, columns, c_data, c_tile, off, fields, const, align)
-                for r, row in enumerate(accumulators):
-                    if by_columns:
-                        break
-                    c_row = add(c_tile, builder.mul(const(r), fields["c_row"]))
-                    for v, (acc, vt, off) in enumerate(zip(row, vector_types, lane_offsets)):
-                        value = builder.load(acc)
-                        if store == "transposed":
-                            _store_lanes(builder, value, c_data, c_row, off, fields, const)
-                            continue
-                        if c_element != element:
-                            value = builder.fpext(value, ir.VectorType(c_element, vt.count))
-                        ptr = builder.gep(c_data, [add(c_row, const(off))])
-                        lane_mask = mask if (masked_last and v == last) else None
-                        old = _load(builder, ptr, value.type, c_align, lane_mask)
-                        _store(builder, builder.fadd(old, value), ptr, c_align, lane_mask)
+                else:
+                    for r, row in enumerate(accumulators):
+                        c_row = add(c_tile, builder.mul(const(r), fields["c_row"]))
+                        for v, (acc, vt, off) in enumerate(zip(row, vector_types, lane_offsets)):
+                            value = builder.load(acc)
+                            if store == "transposed":
+                                _store_lanes(builder, value, c_data, c_row, off, fields, const)
+                                continue
+                            if c_element != element:
+                                value = builder.fpext(value, ir.VectorType(c_element, vt.count))
+                            ptr = builder.gep(c_data, [add(c_row, const(off))])
+                            lane_mask = mask if (masked_last and v == last) else None
+                            old = _load(builder, ptr, value.type, c_align, lane_mask)
+                            _store(builder, builder.fadd(old, value), ptr, c_align, lane_mask)
                 if packed_tail:
                     tail.store(c_data, c_tile, fields, const, by_columns, align)
             return context.get_dummy_value()
