@@ -295,8 +295,9 @@ def make_tile(n_rows, units, store, masked_last=False, packed_tail=0):
             tail = _PackedTail(builder, element, lanes, packed_tail, group, n_rows, sum(widths))
             # Transposed tiles of several rows (a power of two) write each
             # lane's rows as one vector, after an in-register transpose,
-            # instead of one scalar store per row and lane: at 20 features a
-            # tile's stores took about a third of its time.
+            # instead of one scalar store per row and lane: at 20 features
+            # those stores took from a fifth (K=3, float64) to two thirds
+            # (K=100, float32) of the score products' time in cache.
             by_columns = store == "transposed" and n_rows > 1 and _is_power_of_two(n_rows)
             with cgutils.for_range(builder, fields["n_tiles"]) as tile_loop:
                 q = tile_loop.index
