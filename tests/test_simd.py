@@ -6,7 +6,8 @@ from numba import njit
 from numpy.testing import assert_allclose, assert_array_equal
 
 from fastsoftmax.kernels.simd import (
-    REGISTER_UNITS, TileSpan, bits_from_float, float_from_bits, make_tile, use_full_vector_width,
+    REGISTER_UNITS, RowSpan, TileSpan, bits_from_float, float_from_bits, make_row_writer, make_tile,
+    use_full_vector_width,
 )
 
 ADD_2x2 = make_tile(2, (1, 1), "add")
@@ -247,3 +248,37 @@ def test_full_vector_width_changes_no_element_and_widens_the_loop():
     assert_array_equal(results[0][0], results[1][0])
     # The sum runs in another order, so only close.
     assert results[0][1] == pytest.approx(results[1][1], rel=1e-12)
+
+
+ROWS_8x4 = make_row_writer(8, 4)
+ROWS_8x16 = make_row_writer(8, 16)
+
+
+@njit
+def _write_rows(padded, S, scale, out, span):
+    if padded == 4:
+        ROWS_8x4(S, scale, out, span)
+    else:
+        ROWS_8x16(S, scale, out, span)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes, padded", [(1, 4), (3, 4), (4, 4), (10, 16), (16, 16)])
+def test_row_writer_crosses_class_major_values_into_rows(dtype, n_classes, padded):
+    # out[i, k] = S[k, i] * scale[i] for two groups of 8 rows, from an offset
+    # into S and into out; classes past n_classes are neither read nor written.
+    rng = np.random.default_rng(n_classes)
+    ld, first = 40, 5
+    S = rng.standard_normal((n_classes, ld)).astype(dtype)
+    scale = rng.random(ld).astype(dtype)
+    out = np.full((20, n_classes + 2), np.nan, dtype=dtype)  # wider rows: out_row > n_classes
+    span = RowSpan(first, ld, first, 1 * out.shape[1], out.shape[1], n_classes, 2)
+    _write_rows(padded, S, scale, out, span)
+    expected = (S[:, first:first + 16] * scale[first:first + 16]).T  # the same roundings
+    assert_array_equal(out[1:17, :n_classes], expected)
+    assert np.all(np.isnan(out[1:17, n_classes:])) and np.all(np.isnan(out[[0, 17, 18, 19]]))
+
+
+def test_row_writer_needs_powers_of_two():
+    with pytest.raises(ValueError, match="powers of two"):
+        make_row_writer(8, 10)

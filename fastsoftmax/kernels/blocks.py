@@ -37,7 +37,8 @@ from ._config import JIT_OPTIONS
 from ._partition import range_bounds
 from .elementary import exp_flush_tiny, fast_exp, log_at_least_one
 from .simd import (
-    REGISTER_UNITS, UNIT_BYTES, DotSpan, TileSpan, make_dot_tile, make_tile, use_full_vector_width,
+    REGISTER_UNITS, UNIT_BYTES, DotSpan, RowSpan, TileSpan, make_dot_tile, make_row_writer, make_tile,
+    use_full_vector_width,
 )
 
 #: Rows of X per score tile (scalars broadcast against a panel of classes).
@@ -863,11 +864,40 @@ def block_probabilities(St, n_rows, n_classes, intercept, buffers, out):
     for i in range(n_rows):
         check += row_sum[i]
         row_sum[i] = 1 / row_sum[i]
-    for i in range(n_rows):
+    done = _write_rows(St, row_sum, out, n_rows, n_classes)
+    for i in range(done, n_rows):
         target = out[i]
         for k in range(n_classes):
             target[k] = St[k, i] * row_sum[i]
     return np.isfinite(check)
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def _write_rows(St, scale, out, n_rows, n_classes):
+    """``out[i, k] = St[k, i] * scale[i]`` for whole groups of ``WRITE_ROWS``
+    rows by :func:`~fastsoftmax.kernels.simd.make_row_writer`, up to
+    ``WRITE_MAX_CLASSES`` classes and where ``out``'s rows are contiguous;
+    returns the rows written (the caller writes the rest)."""
+    if n_classes > WRITE_MAX_CLASSES or out.strides[1] != out.itemsize:
+        return 0
+    n_groups = n_rows // WRITE_ROWS
+    span = RowSpan(0, St.strides[0] // St.itemsize, 0, 0, out.strides[0] // out.itemsize, n_classes, n_groups)
+    if n_classes <= 4:
+        _WRITE_4(St, scale, out, span)
+    elif n_classes <= 8:
+        _WRITE_8(St, scale, out, span)
+    else:
+        _WRITE_16(St, scale, out, span)
+    return n_groups * WRITE_ROWS
+
+
+#: Rows per group and most classes for which probabilities cross from the
+#: class-major block into the row-major output by in-register transposes.
+WRITE_ROWS = 8
+WRITE_MAX_CLASSES = 16
+_WRITE_4 = make_row_writer(WRITE_ROWS, 4)
+_WRITE_8 = make_row_writer(WRITE_ROWS, 8)
+_WRITE_16 = make_row_writer(WRITE_ROWS, 16)
 
 
 @njit(cache=True, **JIT_OPTIONS)

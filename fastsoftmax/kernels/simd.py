@@ -728,3 +728,101 @@ def _lane_sums(builder, vectors, lanes):
         )
         group = half
     return folded
+
+
+#: Where :func:`make_row_writer` reads class-major values and writes rows.
+RowSpan = namedtuple(
+    "RowSpan",
+    [
+        "s_off", "s_class", "scale_off", "out_off", "out_row",
+        "n_classes", "n_groups",
+    ],
+)
+
+
+def make_row_writer(n_rows, padded):
+    """Build an intrinsic that writes class-major values into rows, scaled per row.
+
+    For ``q < n_groups`` and ``r < n_rows``, ``k < n_classes``::
+
+        out[out_off + (q n_rows + r) out_row + k]
+            = S[s_off + k s_class + q n_rows + r] * scale[scale_off + q n_rows + r]
+
+    ``padded`` (a power of two, at least ``n_classes``) classes are loaded as
+    vectors of ``n_rows`` rows (classes from ``n_classes`` on are not read),
+    transposed in registers (see :func:`_transpose`) and each row goes out
+    with one store masked to ``n_classes`` lanes: a block's probabilities
+    cross from the class-major buffer into a row-major output without one
+    strided read and one scalar store per value.
+
+    Parameters
+    ----------
+    n_rows : int
+        Rows per group, a power of two.
+    padded : int
+        Lanes of a written row, a power of two.
+
+    Returns
+    -------
+    intrinsic
+        Called from ``njit`` code as ``writer(S, scale, out, span)`` with
+        arrays of one float dtype (only their data pointers are used) and a
+        :class:`RowSpan` of integers.
+    """
+    if not (_is_power_of_two(n_rows) and _is_power_of_two(padded)):
+        raise ValueError("rows and padded classes must be powers of two")
+
+    @intrinsic
+    def writer(typingctx, S, scale, out, span):
+        if not all(isinstance(t, types.Array) for t in (S, scale, out)):
+            return None
+        if not (S.dtype == scale.dtype == out.dtype) or S.dtype not in (types.float32, types.float64):
+            return None
+        if not isinstance(span, types.BaseTuple) or len(span) != len(RowSpan._fields):
+            return None
+        if not all(isinstance(t, types.Integer) for t in span):
+            return None
+
+        def codegen(context, builder, signature, args):
+            s_arr, scale_arr, out_arr, span_value = args
+            fields = _span_fields(context, builder, span_value, span, RowSpan)
+            s_data = context.make_array(S)(context, builder, s_arr).data
+            scale_data = context.make_array(scale)(context, builder, scale_arr).data
+            out_data = context.make_array(out)(context, builder, out_arr).data
+            intp = context.get_value_type(types.intp)
+            element = context.get_value_type(S.dtype)
+            align = S.dtype.bitwidth // 8
+            rows_type = ir.VectorType(element, n_rows)
+
+            def const(value):
+                return ir.Constant(intp, value)
+
+            n_classes = fields["n_classes"]
+            row_mask = _lane_mask(builder, n_classes, padded)
+            with cgutils.for_range(builder, fields["n_groups"]) as group_loop:
+                first = builder.mul(group_loop.index, const(n_rows))
+                factors = _load(
+                    builder, builder.gep(scale_data, [builder.add(fields["scale_off"], first)]),
+                    rows_type, align,
+                )
+                columns = []
+                for k in range(padded):
+                    # Classes from n_classes on: a load with every lane off,
+                    # which touches no memory and gives zeros.
+                    present = builder.icmp_signed("<", const(k), n_classes)
+                    mask = _splat(builder, present, ir.VectorType(ir.IntType(1), n_rows))
+                    offset = builder.add(
+                        builder.add(fields["s_off"], builder.mul(const(k), fields["s_class"])), first
+                    )
+                    values = _load(builder, builder.gep(s_data, [offset]), rows_type, align, mask)
+                    columns.append(builder.fmul(values, factors))
+                for r, row in enumerate(_transpose(builder, columns)):
+                    target = builder.add(
+                        fields["out_off"], builder.mul(builder.add(first, const(r)), fields["out_row"])
+                    )
+                    _store(builder, row, builder.gep(out_data, [target]), align, row_mask)
+            return context.get_dummy_value()
+
+        return types.void(S, scale, out, span), codegen
+
+    return writer
