@@ -107,62 +107,9 @@ def _scale_by_power_of_two64(p, k):
 
 
 @njit(cache=True, **EXACT_JIT_OPTIONS)
-def exp64(x):
-    """``exp(x)`` for a float64 ``x`` (vectorisable; see the module docstring)."""
-    # NaN compares false, so the clamp maps it to a finite number and the
-    # integer conversion below stays defined; NaN is put back at the end.
-    xc = x if x > _EXP_LOW64 else _EXP_LOW64
-    xc = xc if xc < _EXP_HIGH64 else _EXP_HIGH64
-    kf = np.rint(xc * _LOG2E)
-    r = (xc - kf * _LN2_HI) - kf * _LN2_LO
-    p = _T13
-    p = p * r + _T12
-    p = p * r + _T11
-    p = p * r + _T10
-    p = p * r + _T9
-    p = p * r + _T8
-    p = p * r + _T7
-    p = p * r + _T6
-    p = p * r + _T5
-    p = p * r + _T4
-    p = p * r + _T3
-    p = p * r + _T2
-    p = p * r + 1.0
-    p = p * r + 1.0
-    result = _scale_by_power_of_two64(p, np.int64(kf))
-    return result if x == x else x
-
-
-@njit(cache=True, **EXACT_JIT_OPTIONS)
-def exp32(x):
-    """``exp(x)`` for a float32 ``x``, in float32 arithmetic."""
-    xc = x if x > _EXP_LOW32 else _EXP_LOW32
-    xc = xc if xc < _EXP_HIGH32 else _EXP_HIGH32
-    kf = np.rint(xc * _LOG2E32)
-    r = (xc - kf * _LN2_HI32) - kf * _LN2_LO32
-    p = _T7_32
-    p = p * r + _T6_32
-    p = p * r + _T5_32
-    p = p * r + _T4_32
-    p = p * r + _T3_32
-    p = p * r + _T2_32
-    p = p * r + _ONE32
-    p = p * r + _ONE32
-    k = np.int32(kf)
-    k1 = k >> 1
-    k2 = k - k1
-    s1 = float_from_bits(np.int32((k1 + 127) << 23))
-    s2 = float_from_bits(np.int32((k2 + 127) << 23))
-    result = p * s1 * s2
-    return result if x == x else x
-
-
-@njit(cache=True, **EXACT_JIT_OPTIONS)
-def exp_flush_tiny64(x):
-    """``exp(x)`` for a float64 ``x <= 0``, 0 below ``x = -708`` (see the
-    module docstring)."""
-    t = x * _LOG2E + _MAGIC64
-    kf = t - _MAGIC64
+def _exp_reduced64(x, kf):
+    """``exp(x - kf ln2)`` for a float64 ``x`` and the integer ``kf = rint(x /
+    ln2)`` (as a float): the two-part reduction and the Taylor polynomial."""
     r = (x - kf * _LN2_HI) - kf * _LN2_LO
     p = _T13
     p = p * r + _T12
@@ -177,7 +124,57 @@ def exp_flush_tiny64(x):
     p = p * r + _T3
     p = p * r + _T2
     p = p * r + 1.0
-    p = p * r + 1.0
+    return p * r + 1.0
+
+
+@njit(cache=True, **EXACT_JIT_OPTIONS)
+def _exp_reduced32(x, kf):
+    """``exp(x - kf ln2)`` for float32 ``x`` and ``kf``, in float32 arithmetic."""
+    r = (x - kf * _LN2_HI32) - kf * _LN2_LO32
+    p = _T7_32
+    p = p * r + _T6_32
+    p = p * r + _T5_32
+    p = p * r + _T4_32
+    p = p * r + _T3_32
+    p = p * r + _T2_32
+    p = p * r + _ONE32
+    return p * r + _ONE32
+
+
+@njit(cache=True, **EXACT_JIT_OPTIONS)
+def exp64(x):
+    """``exp(x)`` for a float64 ``x`` (vectorisable; see the module docstring)."""
+    # NaN compares false, so the clamp maps it to a finite number and the
+    # integer conversion below stays defined; NaN is put back at the end.
+    xc = x if x > _EXP_LOW64 else _EXP_LOW64
+    xc = xc if xc < _EXP_HIGH64 else _EXP_HIGH64
+    kf = np.rint(xc * _LOG2E)
+    result = _scale_by_power_of_two64(_exp_reduced64(xc, kf), np.int64(kf))
+    return result if x == x else x
+
+
+@njit(cache=True, **EXACT_JIT_OPTIONS)
+def exp32(x):
+    """``exp(x)`` for a float32 ``x``, in float32 arithmetic."""
+    xc = x if x > _EXP_LOW32 else _EXP_LOW32
+    xc = xc if xc < _EXP_HIGH32 else _EXP_HIGH32
+    kf = np.rint(xc * _LOG2E32)
+    p = _exp_reduced32(xc, kf)
+    k = np.int32(kf)
+    k1 = k >> 1
+    k2 = k - k1
+    s1 = float_from_bits(np.int32((k1 + 127) << 23))
+    s2 = float_from_bits(np.int32((k2 + 127) << 23))
+    result = p * s1 * s2
+    return result if x == x else x
+
+
+@njit(cache=True, **EXACT_JIT_OPTIONS)
+def exp_flush_tiny64(x):
+    """``exp(x)`` for a float64 ``x <= 0``, 0 below ``x = -708`` (see the
+    module docstring)."""
+    t = x * _LOG2E + _MAGIC64
+    p = _exp_reduced64(x, t - _MAGIC64)
     # 2**k with k >= -1022 here, a normal number. Below the threshold the
     # bits are meaningless (and -inf makes p NaN), but the result is 0.
     result = p * float_from_bits((bits_from_float(t) << 52) + (1023 << 52))
@@ -190,16 +187,7 @@ def exp_flush_tiny32(x):
     """``exp(x)`` for a float32 ``x <= 0``, in float32 arithmetic; 0 below
     ``x = -87``."""
     t = x * _LOG2E32 + _MAGIC32
-    kf = t - _MAGIC32
-    r = (x - kf * _LN2_HI32) - kf * _LN2_LO32
-    p = _T7_32
-    p = p * r + _T6_32
-    p = p * r + _T5_32
-    p = p * r + _T4_32
-    p = p * r + _T3_32
-    p = p * r + _T2_32
-    p = p * r + _ONE32
-    p = p * r + _ONE32
+    p = _exp_reduced32(x, t - _MAGIC32)
     # The shift is done in 64 bits and wrapped back to 32: k << 23 plus the
     # exponent bias, the bits of 2**k (k >= -126 here).
     scale = float_from_bits(np.int32((np.int64(bits_from_float(t)) << 23) + (127 << 23)))
@@ -208,12 +196,11 @@ def exp_flush_tiny32(x):
 
 
 @njit(cache=True, **EXACT_JIT_OPTIONS)
-def log64(x):
-    """``log(x)`` for a float64 ``x`` (vectorisable; see the module docstring)."""
-    subnormal = x < _TINY64
-    xs = x * 18014398509481984.0 if subnormal else x  # 2**54
-    bits = bits_from_float(xs)
-    e = ((bits >> 52) & 0x7FF) - 1023 - (54 if subnormal else 0)
+def _log_of_normal64(x, bias):
+    """``log(x)`` for a positive normal float64 ``x`` whose exponent field is
+    read less ``bias`` (1023, plus 54 for an argument scaled up by 2**54)."""
+    bits = bits_from_float(x)
+    e = ((bits >> 52) & 0x7FF) - bias
     m = float_from_bits((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000)  # [1, 2)
     big = m > _SQRT2
     m = m * 0.5 if big else m
@@ -233,7 +220,37 @@ def log64(x):
     q = q * s2 + _A[1]
     log_m = s * (q * s2) + 2.0 * s
     ef = np.float64(e)
-    result = ef * _LN2_HI + (log_m + ef * _LN2_LO)
+    return ef * _LN2_HI + (log_m + ef * _LN2_LO)
+
+
+@njit(cache=True, **EXACT_JIT_OPTIONS)
+def _log_of_normal32(x, bias):
+    """``log(x)`` for a positive normal float32 ``x``, in float32 arithmetic
+    (``bias``: 127, plus 24 for an argument scaled up by 2**24)."""
+    bits = np.int64(bits_from_float(x))
+    e = ((bits >> 23) & 0xFF) - bias
+    m = float_from_bits(np.int32((bits & 0x007FFFFF) | 0x3F800000))  # [1, 2)
+    big = m > _SQRT2_32
+    m = m * _F32(0.5) if big else m
+    e = e + 1 if big else e
+    s = (m - _ONE32) / (m + _ONE32)
+    s2 = s * s
+    q = _A32[5]
+    q = q * s2 + _A32[4]
+    q = q * s2 + _A32[3]
+    q = q * s2 + _A32[2]
+    q = q * s2 + _A32[1]
+    log_m = s * (q * s2) + _TWO32 * s
+    ef = np.float32(e)
+    return ef * _LN2_HI32 + (log_m + ef * _LN2_LO32)
+
+
+@njit(cache=True, **EXACT_JIT_OPTIONS)
+def log64(x):
+    """``log(x)`` for a float64 ``x`` (vectorisable; see the module docstring)."""
+    subnormal = x < _TINY64
+    xs = x * 18014398509481984.0 if subnormal else x  # 2**54
+    result = _log_of_normal64(xs, 1023 + (54 if subnormal else 0))
     if x == 0.0:
         result = -np.inf
     if x < 0.0:
@@ -246,50 +263,14 @@ def log64(x):
 @njit(cache=True, **EXACT_JIT_OPTIONS)
 def log_at_least_one64(x):
     """``log(x)`` for a finite float64 ``x >= 1`` or NaN (see the module docstring)."""
-    bits = bits_from_float(x)
-    e = (bits >> 52) - 1023
-    m = float_from_bits((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000)  # [1, 2)
-    big = m > _SQRT2
-    m = m * 0.5 if big else m
-    e = e + 1 if big else e
-    s = (m - 1.0) / (m + 1.0)
-    s2 = s * s
-    q = _A[11]
-    q = q * s2 + _A[10]
-    q = q * s2 + _A[9]
-    q = q * s2 + _A[8]
-    q = q * s2 + _A[7]
-    q = q * s2 + _A[6]
-    q = q * s2 + _A[5]
-    q = q * s2 + _A[4]
-    q = q * s2 + _A[3]
-    q = q * s2 + _A[2]
-    q = q * s2 + _A[1]
-    log_m = s * (q * s2) + 2.0 * s
-    ef = np.float64(e)
-    result = ef * _LN2_HI + (log_m + ef * _LN2_LO)
+    result = _log_of_normal64(x, 1023)
     return result if x == x else x
 
 
 @njit(cache=True, **EXACT_JIT_OPTIONS)
 def log_at_least_one32(x):
     """``log(x)`` for a finite float32 ``x >= 1`` or NaN, in float32 arithmetic."""
-    bits = np.int64(bits_from_float(x))
-    e = (bits >> 23) - 127
-    m = float_from_bits(np.int32((bits & 0x007FFFFF) | 0x3F800000))  # [1, 2)
-    big = m > _SQRT2_32
-    m = m * _F32(0.5) if big else m
-    e = e + 1 if big else e
-    s = (m - _ONE32) / (m + _ONE32)
-    s2 = s * s
-    q = _A32[5]
-    q = q * s2 + _A32[4]
-    q = q * s2 + _A32[3]
-    q = q * s2 + _A32[2]
-    q = q * s2 + _A32[1]
-    log_m = s * (q * s2) + _TWO32 * s
-    ef = np.float32(e)
-    result = ef * _LN2_HI32 + (log_m + ef * _LN2_LO32)
+    result = _log_of_normal32(x, 127)
     return result if x == x else x
 
 
@@ -298,22 +279,7 @@ def log32(x):
     """``log(x)`` for a float32 ``x``, in float32 arithmetic."""
     subnormal = x < _TINY32
     xs = x * _F32(16777216.0) if subnormal else x  # 2**24
-    bits = np.int64(bits_from_float(xs))
-    e = ((bits >> 23) & 0xFF) - 127 - (24 if subnormal else 0)
-    m = float_from_bits(np.int32((bits & 0x007FFFFF) | 0x3F800000))  # [1, 2)
-    big = m > _SQRT2_32
-    m = m * _F32(0.5) if big else m
-    e = e + 1 if big else e
-    s = (m - _ONE32) / (m + _ONE32)
-    s2 = s * s
-    q = _A32[5]
-    q = q * s2 + _A32[4]
-    q = q * s2 + _A32[3]
-    q = q * s2 + _A32[2]
-    q = q * s2 + _A32[1]
-    log_m = s * (q * s2) + _TWO32 * s
-    ef = np.float32(e)
-    result = ef * _LN2_HI32 + (log_m + ef * _LN2_LO32)
+    result = _log_of_normal32(xs, 127 + (24 if subnormal else 0))
     if x == _F32(0.0):
         result = _F32(-np.inf)
     if x < _F32(0.0):
