@@ -8,28 +8,21 @@ from numba import njit
 from fastsoftmax.kernels.elementary import exp_flush_tiny, fast_exp, fast_log, log_at_least_one
 
 
-@njit
-def _exp_all(x, out):
-    for i in range(x.shape[0]):
-        out[i] = fast_exp(x[i])
+def _elementwise(function):
+    """A compiled ``out[i] = function(x[i])`` over a 1-D array."""
+
+    @njit
+    def apply(x, out):
+        for i in range(x.shape[0]):
+            out[i] = function(x[i])
+
+    return apply
 
 
-@njit
-def _log_all(x, out):
-    for i in range(x.shape[0]):
-        out[i] = fast_log(x[i])
-
-
-@njit
-def _exp_flush_tiny_all(x, out):
-    for i in range(x.shape[0]):
-        out[i] = exp_flush_tiny(x[i])
-
-
-@njit
-def _log_at_least_one_all(x, out):
-    for i in range(x.shape[0]):
-        out[i] = log_at_least_one(x[i])
+_exp_all = _elementwise(fast_exp)
+_log_all = _elementwise(fast_log)
+_exp_flush_tiny_all = _elementwise(exp_flush_tiny)
+_log_at_least_one_all = _elementwise(log_at_least_one)
 
 
 def _max_ulp_error(result, reference_f64, dtype):
