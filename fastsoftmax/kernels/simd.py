@@ -189,6 +189,15 @@ def prefetch_line(builder, ptr):
     builder.call(fn, [builder.bitcast(ptr, i8p), *hint])
 
 
+def _is_span(span_type, span_class):
+    """Whether a Numba type is a tuple of integers with ``span_class``'s fields."""
+    return (
+        isinstance(span_type, types.BaseTuple)
+        and len(span_type) == len(span_class._fields)
+        and all(isinstance(t, types.Integer) for t in span_type)
+    )
+
+
 def _span_fields(context, builder, value, span_type, span_class):
     """The integers of a span tuple ``value`` by field name, as ``intp``."""
     return {
@@ -248,9 +257,7 @@ def make_tile(n_rows, units, store, masked_last=False, packed_tail=0):
             return None
         if C.dtype != A.dtype and not (store == "add" and C.dtype == types.float64):
             return None
-        if not isinstance(span, types.BaseTuple) or len(span) != len(TileSpan._fields):
-            return None
-        if not all(isinstance(t, types.Integer) for t in span):
+        if not _is_span(span, TileSpan):
             return None
         lanes = unit_lanes(A.dtype.bitwidth // 8)
         widths = [u * lanes for u in units]
@@ -406,15 +413,11 @@ class _PackedTail:
         with ``by_columns``, one vector of all rows per lane (rows contiguous)."""
         builder = self.builder
         if by_columns:
-            values = [builder.load(acc) for acc in self.accumulators]
-            while len(values) > 1:  # all groups in row order: [r0 c0, r0 c1, r1 c0, ...]
-                values = [
-                    _shuffle(builder, values[i], values[i + 1], range(2 * values[i].type.count))
-                    for i in range(0, len(values), 2)
-                ]
+            # All groups in row order: [r0 c0, r0 c1, r1 c0, ...].
+            packed = _concatenate(builder, [builder.load(acc) for acc in self.accumulators])
             n_rows = self.n_groups * self.group
             columns = [
-                _shuffle(builder, values[0], values[0], [r * self.t + c for r in range(n_rows)])
+                _shuffle(builder, packed, packed, [r * self.t + c for r in range(n_rows)])
                 for c in range(self.t)
             ]
             _store_columns(builder, columns, c_data, c_tile, self.first_lane, fields, const, align)
@@ -438,6 +441,16 @@ def _is_power_of_two(n):
 def _shuffle(builder, a, b, indices):
     mask = ir.Constant(ir.VectorType(_I32, len(indices)), list(indices))
     return builder.shuffle_vector(a, b, mask)
+
+
+def _concatenate(builder, vectors):
+    """One vector of ``vectors`` (a power of two of them, of one type) end to end."""
+    while len(vectors) > 1:
+        vectors = [
+            _shuffle(builder, vectors[i], vectors[i + 1], range(2 * vectors[i].type.count))
+            for i in range(0, len(vectors), 2)
+        ]
+    return vectors[0]
 
 
 def _transpose_square(builder, rows):
@@ -475,13 +488,7 @@ def _transpose(builder, rows):
         ]
         squares = [_transpose_square(builder, pieces[r0:r0 + m]) for r0 in range(0, n_rows, m)]
         for l in range(m):
-            parts = [square[l] for square in squares]
-            while len(parts) > 1:  # join the squares' pieces pairwise, in row order
-                parts = [
-                    _shuffle(builder, parts[i], parts[i + 1], range(2 * parts[i].type.count))
-                    for i in range(0, len(parts), 2)
-                ]
-            columns.append(parts[0])
+            columns.append(_concatenate(builder, [square[l] for square in squares]))
     return columns
 
 
@@ -615,9 +622,7 @@ def make_dot_tile(n_rows, n_classes):
             return None
         if not (X.dtype == W.dtype == St.dtype) or X.dtype not in (types.float32, types.float64):
             return None
-        if not isinstance(span, types.BaseTuple) or len(span) != len(DotSpan._fields):
-            return None
-        if not all(isinstance(t, types.Integer) for t in span):
+        if not _is_span(span, DotSpan):
             return None
         itemsize = X.dtype.bitwidth // 8
         lanes = REGISTER_UNITS * unit_lanes(itemsize)
@@ -778,9 +783,7 @@ def make_row_writer(n_rows, padded):
             return None
         if not (S.dtype == scale.dtype == out.dtype) or S.dtype not in (types.float32, types.float64):
             return None
-        if not isinstance(span, types.BaseTuple) or len(span) != len(RowSpan._fields):
-            return None
-        if not all(isinstance(t, types.Integer) for t in span):
+        if not _is_span(span, RowSpan):
             return None
 
         def codegen(context, builder, signature, args):
