@@ -835,6 +835,16 @@ def block_softmax_loss(
     return loss
 
 
+#: Rows per group and most classes for which probabilities cross from the
+#: class-major block into the row-major output by in-register transposes
+#: (:func:`_write_rows`; measurements in docs/performance.md).
+WRITE_ROWS = 8
+WRITE_MAX_CLASSES = 16
+_WRITE_4 = make_row_writer(WRITE_ROWS, 4)
+_WRITE_8 = make_row_writer(WRITE_ROWS, 8)
+_WRITE_16 = make_row_writer(WRITE_ROWS, 16)
+
+
 @njit(cache=True, **JIT_OPTIONS)
 def block_probabilities(St, n_rows, n_classes, intercept, buffers, out):
     """``out[i, k] = softmax(St[:, i] + intercept)[k]`` for ``i < n_rows``.
@@ -878,10 +888,15 @@ def _write_rows(St, scale, out, n_rows, n_classes):
     rows by :func:`~fastsoftmax.kernels.simd.make_row_writer`, up to
     ``WRITE_MAX_CLASSES`` classes and where ``out``'s rows are contiguous;
     returns the rows written (the caller writes the rest)."""
-    if n_classes > WRITE_MAX_CLASSES or out.strides[1] != out.itemsize:
+    row_stride = out.strides[0] // out.itemsize
+    if (
+        n_classes > WRITE_MAX_CLASSES
+        or out.strides[1] != out.itemsize
+        or row_stride * out.itemsize != out.strides[0]
+    ):
         return 0
     n_groups = n_rows // WRITE_ROWS
-    span = RowSpan(0, St.strides[0] // St.itemsize, 0, 0, out.strides[0] // out.itemsize, n_classes, n_groups)
+    span = RowSpan(0, St.strides[0] // St.itemsize, 0, 0, row_stride, n_classes, n_groups)
     if n_classes <= 4:
         _WRITE_4(St, scale, out, span)
     elif n_classes <= 8:
@@ -889,15 +904,6 @@ def _write_rows(St, scale, out, n_rows, n_classes):
     else:
         _WRITE_16(St, scale, out, span)
     return n_groups * WRITE_ROWS
-
-
-#: Rows per group and most classes for which probabilities cross from the
-#: class-major block into the row-major output by in-register transposes.
-WRITE_ROWS = 8
-WRITE_MAX_CLASSES = 16
-_WRITE_4 = make_row_writer(WRITE_ROWS, 4)
-_WRITE_8 = make_row_writer(WRITE_ROWS, 8)
-_WRITE_16 = make_row_writer(WRITE_ROWS, 16)
 
 
 @njit(cache=True, **JIT_OPTIONS)
