@@ -3,9 +3,10 @@
 Class counts cross the score panels (4 / 8 lanes per unit, two registers per
 panel, three in wide panels) and the gradient class tiles; feature counts
 cross the gradient panels and their masked tails, and the registers of the
-features-in-lanes score tiles; row counts cross the score tiles (6 rows, 8
-with AVX-512; 4 with features in the lanes) and leave single rows over. The
-block starts at a row other than 0.
+features-in-lanes score tiles and the chunks of the classes-and-features
+ones; row counts cross the score tiles (6 rows, 8 with AVX-512; 4 with
+features in the lanes, 8 with classes and features) and leave single rows
+over. The block starts at a row other than 0.
 """
 
 import numpy as np
@@ -16,9 +17,12 @@ from fastsoftmax.kernels.blocks import (
     DOT_MAX_TOTAL_CLASSES,
     DOT_ROWS,
     GRADIENT_CLASS_TILES,
+    GROUPED_MAX_CLASSES,
+    GROUPED_ROWS,
     block_argmax,
     block_dot_scores,
     block_gradient,
+    block_grouped_scores,
     block_probabilities,
     block_scores,
     block_softmax_loss,
@@ -26,13 +30,16 @@ from fastsoftmax.kernels.blocks import (
     dot_score_tiles,
     gradient_class_tile,
     gradient_padding,
+    grouped_coef_shape,
+    grouped_score_tiles,
     label_weight_totals,
     wide_score_panels,
 )
-from fastsoftmax.kernels.simd import REGISTER_UNITS
+from fastsoftmax.kernels.simd import REGISTER_UNITS, grouped_slots, make_grouped_tile
 from fastsoftmax._threads import kernel_threads
 from fastsoftmax.kernels.dense import (
     DOT,
+    GROUPED,
     N_ROW_RANGES,
     PANELS,
     PROBABILITIES,
@@ -42,6 +49,7 @@ from fastsoftmax.kernels.dense import (
     dense_predict,
     dense_rows,
     dot_coef,
+    grouped_coef,
     transposed_coef,
 )
 
@@ -171,11 +179,90 @@ def test_dot_score_tiles_rule():
     assert layout.coef_array(np.ones((3, 65)), np.float32).shape == (3, 80)
 
 
+def test_grouped_coef_puts_chunks_of_features_beside_each_class():
+    coef = np.arange(3 * 10, dtype=np.float64).reshape(3, 10) + 1
+    for dtype in (np.float32, np.float64):
+        Wg = grouped_coef(coef, dtype)
+        n_chunks, lanes = grouped_coef_shape(10, 3, np.dtype(dtype).itemsize)
+        group = lanes // grouped_slots(3)
+        assert Wg.shape == (n_chunks, lanes) and Wg.dtype == dtype and Wg.flags.c_contiguous
+        for j in range(n_chunks):
+            for slot in range(grouped_slots(3)):
+                for f in range(group):
+                    feature = j * group + f
+                    expected = coef[slot, feature] if slot < 3 and feature < 10 else 0
+                    assert Wg[j, slot * group + f] == expected
+        # A reused output is rewritten whole.
+        out = np.full_like(Wg, 7)
+        assert grouped_coef(coef, dtype, out) is out
+        assert_array_equal(out, Wg)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n_classes", [3, 5, 10])
+@pytest.mark.parametrize("n_classes", [2, 3, 4])
+@pytest.mark.parametrize("n_features", [1, 3, 4, 9, 16, 21, 40])
+@pytest.mark.parametrize("n_rows", [1, 8, 13, 17])
+def test_grouped_scores_match_numpy(dtype, n_classes, n_features, n_rows):
+    # Chunks of 2 to 8 features (whole ones and a masked last one), two or
+    # four class slots (the fourth empty at K=3), tiles of 8 rows and single
+    # rows after them.
+    X, _, St, _, _ = _setup(dtype, n_classes, n_features, n_rows)
+    St[:] = -1
+    coef = np.random.default_rng(0).standard_normal((n_classes, n_features)) * 0.5
+    Wg = grouped_coef(coef, dtype)
+    Z = X[B0 : B0 + n_rows].astype(np.float64) @ coef.astype(dtype).astype(np.float64).T
+    block_grouped_scores(X, B0, n_rows, Wg, St, n_classes)
+    tol = TOL[dtype]
+    assert_allclose(St[:n_classes, :n_rows], Z.T, rtol=tol, atol=tol)
+    assert_array_equal(St[n_classes:], -1)  # the empty slot is not stored
+    assert_array_equal(St[:, n_rows:], -1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_grouped_scores_of_a_row_do_not_depend_on_its_tile(dtype):
+    # Partial sums fold in the same order in a tile of GROUPED_ROWS rows and
+    # for a row left over after the tiles: the same bits.
+    n_rows = 2 * GROUPED_ROWS + 3
+    X, _, St, _, _ = _setup(dtype, 3, 45, n_rows)
+    Wg = grouped_coef(np.random.default_rng(3).standard_normal((3, 45)), dtype)
+    block_grouped_scores(X, B0, n_rows, Wg, St, 3)
+    for i in range(n_rows):
+        alone = np.zeros_like(St)
+        block_grouped_scores(X, B0 + i, 1, Wg, alone, 3)
+        assert_array_equal(alone[:3, 0], St[:3, i])
+
+
+def test_grouped_tiles_refuse_other_shapes():
+    with pytest.raises(ValueError, match="slots"):
+        make_grouped_tile(8, 3)
+    with pytest.raises(ValueError, match="power of two"):
+        make_grouped_tile(6, 4)
+
+
+def test_grouped_score_tiles_rule():
+    if REGISTER_UNITS == 1:
+        assert not any(grouped_score_tiles(20, k, 4) for k in range(1, 6))
+        return
+    # float32: 2 to 4 classes, where the features-in-lanes tiles are not chosen.
+    assert all(grouped_score_tiles(20, k, 4) for k in (2, 3, 4))
+    assert not grouped_score_tiles(20, 1, 4) and not grouped_score_tiles(20, 5, 4)
+    assert grouped_score_tiles(63, 3, 4) and not grouped_score_tiles(64, 3, 4)
+    assert grouped_score_tiles(159, 4, 4) and not grouped_score_tiles(160, 4, 4)
+    # float64: two classes only.
+    assert grouped_score_tiles(20, 2, 8) and not grouped_score_tiles(20, 3, 8)
+    assert not grouped_score_tiles(200, 2, 8)
+    assert GROUPED_MAX_CLASSES >= 4
+    layout = KernelLayout(20, 3, 4)
+    assert layout.products == GROUPED
+    assert layout.coef_array(np.ones((3, 20)), np.float32).shape == grouped_coef_shape(20, 3, 4)
+    assert KernelLayout(20, 3, 4, prediction=True).products == GROUPED
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes", [2, 3, 5, 10])
 def test_whole_kernels_on_either_register_tile(dtype, n_classes):
-    # dot_score_tiles picks one tile per shape; force each here, so both stay
-    # tested whatever the rule picks. 20,000 rows of 45 features: every range
+    # The rules pick one tile per shape; force each here, so all stay
+    # tested whatever the rules pick. 20,000 rows of 45 features: every range
     # has full row blocks and a partial one.
     n, d = 20_000, 45
     rng = np.random.default_rng(4)
@@ -191,7 +278,10 @@ def test_whole_kernels_on_either_register_tile(dtype, n_classes):
     no_soft, no_weight = np.zeros((0, n_classes), dtype), np.zeros(0, dtype)
     totals = label_weight_totals(y, no_weight, n_classes, 0.0, N_ROW_RANGES)
     labels = {}
-    for products, Wt in ((PANELS, transposed_coef(coef, dtype)), (DOT, dot_coef(coef, dtype))):
+    tiles = [(PANELS, transposed_coef(coef, dtype)), (DOT, dot_coef(coef, dtype))]
+    if n_classes <= GROUPED_MAX_CLASSES:
+        tiles.append((GROUPED, grouped_coef(coef, dtype)))
+    for products, Wt in tiles:
         grad = np.zeros((N_ROW_RANGES, layout.grad_classes, d))
         icpt = np.zeros((N_ROW_RANGES, n_classes))
         with kernel_threads(2):
@@ -211,8 +301,9 @@ def test_whole_kernels_on_either_register_tile(dtype, n_classes):
         assert_allclose(grad.sum(axis=0)[:n_classes] / n, g_coef, rtol=tol, atol=tol)
         assert_allclose(icpt.sum(axis=0) / n, g_icpt, rtol=tol, atol=tol)
         assert_allclose(proba, ref.softmax(Z), rtol=tol, atol=tol)
-    agree = np.mean(labels[PANELS] == labels[DOT])
-    assert agree == 1.0 if dtype == np.float64 else agree > 0.999
+    for products, _ in tiles[1:]:
+        agree = np.mean(labels[PANELS] == labels[products])
+        assert agree == 1.0 if dtype == np.float64 else agree > 0.999
     assert np.mean(labels[PANELS] == np.argmax(Z, axis=1)) > 0.999
 
 

@@ -9,7 +9,8 @@ blocks that stay in L2 cache between the two products that touch them
 (:mod:`fastsoftmax.kernels.blocks`):
 
 1. class-major scores ``St = (X_block @ coef.T).T`` from register tiles
-   (classes in the vector lanes, or with few classes features in the lanes);
+   (classes in the vector lanes, or with few classes features in the lanes,
+   or both sharing them);
 2. intercept, stable softmax and cross-entropy along the rows of ``St``
    (vectorised exponentials), then in place the gradient factors
    ``s_i * (softmax(z_i) - t_i)``, where the target ``t_i`` is
@@ -37,7 +38,9 @@ of shape (n_features, kp), in X's dtype, with zero columns from
 ``n_classes`` to ``kp = score_padding(n_classes, X.itemsize)``
 (:func:`transposed_coef` builds it), except for the features-in-lanes tiles
 (``products == DOT``), which read the coefficients untransposed, each row
-padded with zeros to whole registers (:func:`dot_coef`);
+padded with zeros to whole registers (:func:`dot_coef`), and the
+classes-and-features tiles (``products == GROUPED``), which read them in
+chunks of features with the classes side by side (:func:`grouped_coef`);
 ``KernelLayout.coef_array`` builds whichever the layout needs. Sample
 weights are an array of length ``n_samples`` or of length 0 (all ones); the
 intercept likewise is of length ``n_classes`` or 0 (no intercept). Soft targets are an array of shape
@@ -66,6 +69,7 @@ from .blocks import (
     block_argmax,
     block_dot_scores,
     block_gradient,
+    block_grouped_scores,
     block_probabilities,
     block_scores,
     block_softmax_loss,
@@ -74,8 +78,11 @@ from .blocks import (
     dot_score_tiles,
     gradient_class_tile,
     gradient_padding,
+    grouped_coef_shape,
+    grouped_score_tiles,
     score_padding,
 )
+from .simd import grouped_slots
 
 
 def row_block_size(n_features, itemsize):
@@ -141,10 +148,44 @@ def dot_coef(coef, dtype, out=None):
     return _zero_padded(coef, (n_classes, dp), dtype, out)
 
 
+def grouped_coef(coef, dtype, out=None):
+    """``coef`` in ``dtype`` in chunks of features, for the
+    classes-and-features tiles (``products == GROUPED``).
+
+    Row ``j`` holds, in lane ``s G + f``, the coefficient of class ``s`` for
+    feature ``j G + f`` (``G`` features per chunk, ``grouped_slots``
+    classes), zero past the classes and the features.
+
+    Parameters
+    ----------
+    coef : ndarray of shape (n_classes, n_features)
+    dtype : numpy dtype
+        X's dtype.
+    out : ndarray, optional
+        Reused when given, of the shape below.
+
+    Returns
+    -------
+    ndarray of shape ``grouped_coef_shape(n_features, n_classes, itemsize)``, C order
+    """
+    n_classes, n_features = coef.shape
+    n_chunks, lanes = grouped_coef_shape(n_features, n_classes, np.dtype(dtype).itemsize)
+    slots = grouped_slots(n_classes)
+    group = lanes // slots
+    padded = np.zeros((slots, n_chunks * group), dtype=dtype)
+    padded[:n_classes, :n_features] = coef
+    chunked = padded.reshape(slots, n_chunks, group).transpose(1, 0, 2).reshape(n_chunks, lanes)
+    if out is None:
+        return np.ascontiguousarray(chunked)
+    out[...] = chunked
+    return out
+
+
 #: The products of a block (``KernelLayout.products``): register tiles with
-#: classes in the lanes, GEMM calls, or register tiles with features in the
-#: lanes. ``False`` and ``True`` (the former ``use_blas``) mean the first two.
-PANELS, GEMM, DOT = 0, 1, 2
+#: classes in the lanes, GEMM calls, register tiles with features in the
+#: lanes, or with classes and features sharing the lanes. ``False`` and
+#: ``True`` (the former ``use_blas``) mean the first two.
+PANELS, GEMM, DOT, GROUPED = 0, 1, 2, 3
 
 
 class KernelLayout:
@@ -171,7 +212,9 @@ class KernelLayout:
         ``GEMM`` for GEMM calls; otherwise register tiles, ``DOT`` (features
         in the lanes) for the scores where
         :func:`~fastsoftmax.kernels.blocks.dot_score_tiles` chooses them,
-        else ``PANELS`` (classes in the lanes).
+        ``GROUPED`` (classes and features sharing the lanes) where
+        :func:`~fastsoftmax.kernels.blocks.grouped_score_tiles` does, else
+        ``PANELS`` (classes in the lanes).
     use_blas : bool
         Whether the block products are GEMM calls rather than register tiles.
     row_block : int
@@ -189,6 +232,8 @@ class KernelLayout:
         self.use_blas = bool(use_blas)
         if self.use_blas:
             self.products = GEMM
+        elif grouped_score_tiles(n_features, n_classes, itemsize):
+            self.products = GROUPED
         elif dot_score_tiles(n_features, n_classes, itemsize):
             self.products = DOT
         else:
@@ -202,9 +247,12 @@ class KernelLayout:
 
     def coef_array(self, coef, dtype, out=None):
         """The coefficients as the score products read them: :func:`dot_coef`
-        for ``DOT``, else :func:`transposed_coef` (same arguments)."""
+        for ``DOT``, :func:`grouped_coef` for ``GROUPED``, else
+        :func:`transposed_coef` (same arguments)."""
         if self.products == DOT:
             return dot_coef(coef, dtype, out)
+        if self.products == GROUPED:
+            return grouped_coef(coef, dtype, out)
         return transposed_coef(coef, dtype, out)
 
 
@@ -215,6 +263,8 @@ def dense_block_scores(X, b0, n_rows, Wt, St, n_classes, products):
         blas_block_scores(X, b0, n_rows, Wt, St, n_classes)
     elif products == DOT:
         block_dot_scores(X, b0, n_rows, Wt, St, n_classes)
+    elif products == GROUPED:
+        block_grouped_scores(X, b0, n_rows, Wt, St, n_classes)
     else:
         block_scores(X, b0, n_rows, Wt, St, n_classes)
 
@@ -222,8 +272,9 @@ def dense_block_scores(X, b0, n_rows, Wt, St, n_classes, products):
 @njit(cache=True, **JIT_OPTIONS)
 def score_buffer_rows(Wt, n_classes, products):
     """Rows of a block's class-major score buffer for the score products:
-    the class padding of ``transposed_coef``, or the real classes for ``DOT``."""
-    if products == DOT:
+    the class padding of ``transposed_coef``, or the real classes for ``DOT``
+    and ``GROUPED``."""
+    if products == DOT or products == GROUPED:
         return n_classes
     return Wt.shape[1]
 
@@ -248,7 +299,8 @@ def dense_loss_gradient(
         The coefficients as ``KernelLayout.coef_array`` lays them out for
         ``products``: of shape (n_features, kp), transposed and zero-padded
         (:func:`transposed_coef`), or for ``DOT`` of shape (n_classes, dp)
-        (:func:`dot_coef`).
+        (:func:`dot_coef`), or for ``GROUPED`` in chunks of features
+        (:func:`grouped_coef`).
     intercept : ndarray of shape (n_classes,) or (0,), dtype of X
     n_classes : int
     row_block : int
@@ -256,7 +308,7 @@ def dense_loss_gradient(
     class_tile : int
         Classes per gradient tile (:class:`KernelLayout`).
     products : int or bool
-        ``PANELS``, ``GEMM`` or ``DOT`` (:class:`KernelLayout`).
+        ``PANELS``, ``GEMM``, ``DOT`` or ``GROUPED`` (:class:`KernelLayout`).
     label_totals : ndarray of shape (N_ROW_RANGES, n_classes) or (0, n_classes), float64
         For hard labels, :func:`~fastsoftmax.kernels.blocks.label_weight_totals`
         (subtracted from each range's intercept partial); empty for soft targets.
@@ -443,7 +495,7 @@ def dense_rows(X, Wt, intercept, n_classes, row_block, products, what, out):
     intercept : ndarray of shape (n_classes,) or (0,), dtype of X
     n_classes, row_block : int
     products : int or bool
-        ``PANELS``, ``GEMM`` or ``DOT`` (:class:`KernelLayout`).
+        ``PANELS``, ``GEMM``, ``DOT`` or ``GROUPED`` (:class:`KernelLayout`).
     what : int
         ``SCORES`` (``X @ coef.T + intercept``) or ``PROBABILITIES`` (their
         row-wise softmax, computed while the block is in cache).
@@ -497,7 +549,7 @@ def dense_predict(X, Wt, intercept, n_classes, row_block, products, out):
     intercept : ndarray of shape (n_classes,) or (0,), dtype of X
     n_classes, row_block : int
     products : int or bool
-        ``PANELS``, ``GEMM`` or ``DOT`` (:class:`KernelLayout`).
+        ``PANELS``, ``GEMM``, ``DOT`` or ``GROUPED`` (:class:`KernelLayout`).
     out : ndarray of shape (n_samples,), int64
 
     Returns

@@ -70,6 +70,24 @@ two shuffles and an add, so that the ``n_rows`` sums arrive in one vector,
 in row order, for one store into the class-major scores. The order of the
 additions for one row does not depend on ``n_rows``, so a row's score is
 the same bits in any tile. Its integers travel in a :class:`DotSpan`.
+
+Classes and features in the lanes
+---------------------------------
+With 2 to 4 classes, :func:`make_grouped_tile` shares each register between
+``S`` class slots (2 or 4) and ``G = lanes / S`` consecutive features: lane
+``s G + f`` of chunk ``j`` of the coefficients holds ``W[s, j G + f]``, and
+one load of ``G`` features of a row of X, repeated ``S`` times across the
+register (a subvector broadcast), meets them in one multiply-add::
+
+    acc[r][s G + f] = sum_{j} X[x_off + q x_next + r x_row + j G + f] * Wg[w_off + j w_row + s G + f]
+    St[s_off + s s_row + q n_rows + r] = sum_{f < G} acc[r][s G + f]
+
+Every lane is useful but the padding slot of K=3 and past the last feature
+(the last chunk of X is a masked load; the coefficients are zero there).
+Per row and ``G`` features this is one broadcast and one multiply-add,
+where class panels take ``G`` of each. The ``G`` partial sums of a slot are
+folded pairwise across rows (as in :func:`_lane_sums`), and each slot's
+rows leave in one vector. Its integers travel in a :class:`GroupSpan`.
 """
 
 from collections import namedtuple
@@ -109,6 +127,23 @@ DotSpan = namedtuple(
         "w_off", "w_row",
         "s_off", "s_row",
         "n_chunks", "tail", "n_tiles",
+        "pf_ahead",
+    ],
+)
+
+
+#: Where a row of classes-and-features tiles reads and writes (see "Classes
+#: and features in the lanes" above): ``n_chunks`` whole chunks of ``G``
+#: features and ``tail`` features after them; scores are stored for slots
+#: below ``n_classes``. With ``pf_ahead > 0`` each chunk step prefetches the
+#: lines of the tile's rows (contiguous) ``pf_ahead`` elements ahead.
+GroupSpan = namedtuple(
+    "GroupSpan",
+    [
+        "x_off", "x_row", "x_next",
+        "w_off", "w_row",
+        "s_off", "s_row",
+        "n_chunks", "tail", "n_tiles", "n_classes",
         "pf_ahead",
     ],
 )
@@ -733,6 +768,184 @@ def _lane_sums(builder, vectors, lanes):
         )
         group = half
     return folded
+
+
+def grouped_slots(n_classes):
+    """Class slots of a classes-and-features register: 2 for two classes,
+    else 4 (:func:`make_grouped_tile`)."""
+    return 2 if n_classes <= 2 else 4
+
+
+def _fold_slots(builder, vectors, layouts, lanes, group):
+    """Fold pairs of accumulators until each lane holds one (row, slot) sum.
+
+    ``layouts[v][l]`` names the (row, slot) whose partial sum lane ``l`` of
+    ``vectors[v]`` holds; each slot has ``group`` lanes per row to start
+    with. Lane ``l`` of a group is added to lane ``l + group / 2`` at every
+    level, so a row's sums have the same bits in any tile."""
+    while group > 1:
+        half = group // 2
+        first = [g * group + j for g in range(lanes // group) for j in range(half)]
+        first += [lanes + index for index in first]
+        second = [index + half for index in first]
+        folded, folded_layouts = [], []
+        for v in range(0, len(vectors), 2):
+            a, b = vectors[v], vectors[v + 1]
+            both = layouts[v] + layouts[v + 1]
+            folded.append(builder.fadd(_shuffle(builder, a, b, first), _shuffle(builder, a, b, second)))
+            folded_layouts.append([both[index] for index in first])
+        vectors, layouts = folded, folded_layouts
+        group = half
+    return vectors, layouts
+
+
+def _gather_slot(builder, vectors, layouts, slot, n_rows):
+    """One vector of ``n_rows`` lanes: the sums of ``slot`` in row order,
+    gathered from the folded accumulators by two-input shuffles."""
+    items = list(zip(vectors, layouts))
+    while len(items) > 1:
+        gathered = []
+        for v in range(0, len(items), 2):
+            (a, a_layout), (b, b_layout) = items[v], items[v + 1]
+            both = a_layout + b_layout
+            rows = sorted(row for row, s in both if s == slot)
+            width = n_rows if len(items) == 2 else len(rows)
+            indices = [both.index((row, slot)) for row in rows]
+            indices += [indices[0]] * (width - len(rows))
+            gathered.append((_shuffle(builder, a, b, indices), [both[i] for i in indices]))
+        items = gathered
+    vector, layout = items[0]
+    wanted = [(row, slot) for row in range(n_rows)]
+    if layout != wanted:
+        vector = _shuffle(builder, vector, vector, [layout.index(item) for item in wanted])
+    return vector
+
+
+def make_grouped_tile(n_rows, slots):
+    """Build a classes-and-features tile (see "Classes and features in the
+    lanes" above).
+
+    Parameters
+    ----------
+    n_rows : int
+        Rows of X per tile: a power of two, at least the features per chunk
+        ``G`` (lanes / ``slots``), or 1.
+    slots : int
+        Class slots per register, 2 or 4 (:func:`grouped_slots`).
+
+    Returns
+    -------
+    intrinsic
+        Called from ``njit`` code as ``tile(X, Wg, St, span)``: X (rows of
+        features, C order), Wg (the coefficients in chunks of ``G``
+        features, lane ``s G + f`` of chunk ``j`` holding ``W[s, j G + f]``,
+        zero past the classes and features) and St (class-major scores)
+        share a float dtype; ``span`` is a :class:`GroupSpan` of integers.
+    """
+    if slots not in (2, 4) or not _is_power_of_two(n_rows):
+        raise ValueError("slots must be 2 or 4 and n_rows a power of two")
+
+    @intrinsic
+    def tile(typingctx, X, W, St, span):
+        if not all(isinstance(t, types.Array) for t in (X, W, St)):
+            return None
+        if not (X.dtype == W.dtype == St.dtype) or X.dtype not in (types.float32, types.float64):
+            return None
+        if not _is_span(span, GroupSpan):
+            return None
+        itemsize = X.dtype.bitwidth // 8
+        lanes = REGISTER_UNITS * unit_lanes(itemsize)
+        group = lanes // slots
+        if 1 < n_rows < group:
+            raise ValueError(f"{n_rows} rows cannot fold chunks of {group} features")
+
+        def codegen(context, builder, signature, args):
+            x_arr, w_arr, s_arr, span_value = args
+            fields = _span_fields(context, builder, span_value, span, GroupSpan)
+            x_data = context.make_array(X)(context, builder, x_arr).data
+            w_data = context.make_array(W)(context, builder, w_arr).data
+            s_data = context.make_array(St)(context, builder, s_arr).data
+            intp = context.get_value_type(types.intp)
+            element = context.get_value_type(X.dtype)
+            vector_type = ir.VectorType(element, lanes)
+            chunk_type = ir.VectorType(element, group)
+            repeat = [lane % group for lane in range(lanes)]
+            line = _LINE_BYTES // itemsize
+            # The tile's rows are contiguous: one chunk step of all of them
+            # covers this many lines of X.
+            lines_per_step = max(1, n_rows * group * itemsize // _LINE_BYTES)
+
+            def const(value):
+                return ir.Constant(intp, value)
+
+            def at(base, *terms):
+                for term in terms:
+                    base = builder.add(base, term)
+                return base
+
+            accumulators = [cgutils.alloca_once(builder, vector_type) for _ in range(n_rows)]
+            tail_mask = _lane_mask(builder, fields["tail"], group)
+            prefetching = builder.icmp_signed(">", fields["pf_ahead"], const(0))
+
+            def chunk(x_tile, j, masked):
+                w_vector = _load(
+                    builder, builder.gep(w_data, [at(fields["w_off"], builder.mul(j, fields["w_row"]))]),
+                    vector_type, itemsize,
+                )
+                if not masked:
+                    with builder.if_then(prefetching):
+                        first_line = builder.mul(j, const(lines_per_step))
+                        for i in range(lines_per_step):
+                            offset = builder.mul(at(first_line, const(i)), const(line))
+                            prefetch_line(builder, builder.gep(x_data, [at(x_tile, fields["pf_ahead"], offset)]))
+                features = builder.mul(j, const(group))
+                for r, acc in enumerate(accumulators):
+                    x_index = at(x_tile, builder.mul(const(r), fields["x_row"]), features)
+                    x_chunk = _load(builder, builder.gep(x_data, [x_index]), chunk_type, itemsize,
+                                    tail_mask if masked else None)
+                    x_vector = _shuffle(builder, x_chunk, x_chunk, repeat)
+                    builder.store(_fma(builder, x_vector, w_vector, builder.load(acc)), acc)
+
+            with cgutils.for_range(builder, fields["n_tiles"]) as tile_loop:
+                q = tile_loop.index
+                x_tile = at(fields["x_off"], builder.mul(q, fields["x_next"]))
+                for acc in accumulators:
+                    builder.store(ir.Constant(vector_type, [0.0] * lanes), acc)
+                with cgutils.for_range(builder, fields["n_chunks"]) as chunk_loop:
+                    chunk(x_tile, chunk_loop.index, False)
+                with builder.if_then(builder.icmp_signed(">", fields["tail"], const(0))):
+                    chunk(x_tile, fields["n_chunks"], True)
+                vectors = [builder.load(acc) for acc in accumulators]
+                if n_rows == 1:
+                    # One row: fold the register onto itself, slot by slot.
+                    vector, width, size = vectors[0], lanes, group
+                    while size > 1:
+                        half = size // 2
+                        first = [g * size + j for g in range(width // size) for j in range(half)]
+                        vector = builder.fadd(
+                            _shuffle(builder, vector, vector, first),
+                            _shuffle(builder, vector, vector, [index + half for index in first]),
+                        )
+                        width, size = width // 2, half
+                    sums = [builder.extract_element(vector, ir.Constant(_I32, slot)) for slot in range(slots)]
+                else:
+                    layouts = [[(r, lane // group) for lane in range(lanes)] for r in range(n_rows)]
+                    vectors, layouts = _fold_slots(builder, vectors, layouts, lanes, group)
+                    sums = [_gather_slot(builder, vectors, layouts, slot, n_rows) for slot in range(slots)]
+                for slot, value in enumerate(sums):
+                    with builder.if_then(builder.icmp_signed("<", const(slot), fields["n_classes"])):
+                        target = at(fields["s_off"], builder.mul(const(slot), fields["s_row"]),
+                                    builder.mul(q, const(n_rows)))
+                        pointer = builder.gep(s_data, [target])
+                        if n_rows == 1:
+                            builder.store(value, pointer)
+                        else:
+                            _store(builder, value, pointer, itemsize)
+            return context.get_dummy_value()
+
+        return types.void(X, W, St, span), codegen
+
+    return tile
 
 
 #: Where :func:`make_row_writer` reads class-major values and writes rows.
