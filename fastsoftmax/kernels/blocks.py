@@ -451,37 +451,36 @@ GROUPED_ROWS = 8
 GROUPED_MAX_CLASSES = 4
 
 
-#: Most classes for which :func:`grouped_score_tiles` chooses these tiles,
-#: in float32 and in float64.
-GROUPED_MAX_CLASSES_F32 = 4
-GROUPED_MAX_CLASSES_F64 = 2
-
-
 def grouped_score_tiles(n_features, n_classes, itemsize):
     """Whether the scores of a block come from classes-and-features tiles
     (:func:`block_grouped_scores`): with AVX-512, for 2 to 4 classes in
-    float32 and 2 in float64, where :func:`dot_score_tiles` does not choose
-    features-in-lanes tiles.
+    float32, where :func:`dot_score_tiles` does not choose features-in-lanes
+    tiles.
 
     Class panels give 3 classes 3 of 8 float32 lanes; these tiles fill 12 of
     16 lanes (4 features of 4 class slots) with one broadcast and one
     multiply-add per 4 features. Score products alone, one block of 512
     rows in cache, one thread, ns per row, these tiles / class panels /
-    features-in-lanes (2026-12-07, AMD Zen 4): float32, K=3, d=20 2.60 /
+    features-in-lanes (2026-12-07, AMD Zen 4), float32: K=3, d=20 2.60 /
     4.84 / 3.79, d=32 3.98 / 7.90 / 3.69, d=64 6.85 / 16.1 / 5.02; K=4,
     d=100 9.93 / 25.3 / 10.3, d=200 19.4 / 51.1 / 17.1; K=2, d=20 1.76 /
-    5.04 / 3.09. float64, K=2 (8 lanes: 4 features of 2 slots), d=20 2.56
-    / 4.94 / 3.24, d=200 19.9 / 51.1 / 20.2. In float64 at 3 and 4 classes
-    (2 features of 4 slots) they were level with the class panels at d=20
-    (4.90 / 4.97) and behind the features-in-lanes tiles at every d.
+    5.04 / 3.09.
 
     One evaluation, 2 threads, X from memory, best of 15, these tiles /
-    class panels: 1,000,000 x 20, K=3, float32: loss+gradient 4.45 / 5.75
-    ms, loss 3.04 / 4.23 ms, probabilities 2.80 / 3.84 ms; 500,000 x 32,
-    K=4, float32: 2.83 / 3.82, 1.95 / 2.93, 1.90 / 2.91 ms. At 1,000,000 x
-    20, K=2 reading X from memory sets the pace (level: 7.22 / 7.10 ms in
-    float64, 5.36 / 5.32 in float32); with X in cache 4.85 / 5.84 and 3.57 /
-    5.13 ms.
+    class panels, float32: 1,000,000 x 20, K=3 loss+gradient 4.45 and 5.30
+    / 5.75 and 5.83 ms, loss 3.04 and 4.07 / 4.23 and 4.52 ms,
+    probabilities 2.80 and 3.43 / 3.84 and 4.82 ms; K=2 4.01 and 4.71 /
+    5.36 and 6.00, 2.94 and 3.42 / 4.36 and 4.90, 2.76 and 2.90 / 3.88 and
+    4.47 ms; 500,000 x 32, K=4 2.83 / 3.82, 1.95 / 2.93, 1.90 / 2.91 ms.
+
+    In float64 (8 lanes) they are left out. At 3 and 4 classes (2 features
+    of 4 slots) they were level with the class panels at d=20 in cache
+    (4.90 / 4.97 ns a row) and behind the features-in-lanes tiles at every
+    d. At 2 classes (4 features of 2 slots) they were twice as fast in
+    cache (d=20: 2.56 / 4.94 ns a row), but with X from memory, at
+    1,000,000 x 20, the loss took 6.79 and 7.83 ms against 5.97 and 7.03 ms
+    with class panels and the probabilities 6.49 and 7.59 against 5.68 and
+    6.92 ms.
 
     Parameters
     ----------
@@ -491,10 +490,7 @@ def grouped_score_tiles(n_features, n_classes, itemsize):
     -------
     bool
     """
-    if REGISTER_UNITS != 2:
-        return False
-    most = GROUPED_MAX_CLASSES_F32 if itemsize == 4 else GROUPED_MAX_CLASSES_F64
-    if not 2 <= n_classes <= most:
+    if REGISTER_UNITS != 2 or itemsize != 4 or not 2 <= n_classes <= GROUPED_MAX_CLASSES:
         return False
     return not dot_score_tiles(n_features, n_classes, itemsize)
 
