@@ -363,9 +363,11 @@ def test_softmax_loss_and_gradient_factors(dtype, n_classes, kind, weighted):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n_classes", [2, 3, 10, 33])
-def test_prediction_blocks(dtype, n_classes):
-    n_rows = 13
+@pytest.mark.parametrize("n_classes", [2, 3, 10, 16, 17, 33])
+@pytest.mark.parametrize("n_rows", [5, 13, 24])
+def test_prediction_blocks(dtype, n_classes, n_rows):
+    # Up to WRITE_MAX_CLASSES classes, whole groups of WRITE_ROWS rows cross
+    # into the output by in-register transposes, the rest one by one.
     X, Wt, St, intercept, Z = _setup(dtype, n_classes, 6, n_rows)
     Z = Z + intercept.astype(np.float64)
     buffers = np.empty((2, St.shape[1]), dtype)
@@ -373,8 +375,16 @@ def test_prediction_blocks(dtype, n_classes):
 
     out = np.empty((n_rows, n_classes), dtype)
     block_scores(X, B0, n_rows, Wt, St, n_classes)
-    block_write_scores(St, n_rows, n_classes, intercept, out)
+    assert block_write_scores(St, n_rows, n_classes, intercept, out)
     assert_allclose(out, Z, rtol=tol, atol=tol)
+    # The same sums as NumPy's of the class-major scores in X's dtype.
+    assert_array_equal(out, (St[:n_classes, :n_rows] + intercept[:, None]).T)
+    without = np.empty_like(out)
+    assert block_write_scores(St, n_rows, n_classes, intercept[:0], without)
+    assert_array_equal(without, St[:n_classes, :n_rows].T)
+    St[n_classes - 1, n_rows - 1] = np.inf
+    assert not block_write_scores(St, n_rows, n_classes, intercept, without)
+    block_scores(X, B0, n_rows, Wt, St, n_classes)
 
     block_probabilities(St, n_rows, n_classes, intercept, buffers, out)
     assert_allclose(out, ref.softmax(Z), rtol=10 * tol, atol=tol)

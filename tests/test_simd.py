@@ -252,6 +252,8 @@ def test_full_vector_width_changes_no_element_and_widens_the_loop():
 
 ROWS_8x4 = make_row_writer(8, 4)
 ROWS_8x16 = make_row_writer(8, 16)
+SHIFTED_8x4 = make_row_writer(8, 4, "shift_classes")
+SHIFTED_8x16 = make_row_writer(8, 16, "shift_classes")
 
 
 @njit
@@ -260,6 +262,14 @@ def _write_rows(padded, S, scale, out, span):
         ROWS_8x4(S, scale, out, span)
     else:
         ROWS_8x16(S, scale, out, span)
+
+
+@njit
+def _write_shifted_rows(padded, S, shifts, out, span):
+    if padded == 4:
+        SHIFTED_8x4(S, shifts, out, span)
+    else:
+        SHIFTED_8x16(S, shifts, out, span)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -279,6 +289,25 @@ def test_row_writer_crosses_class_major_values_into_rows(dtype, n_classes, padde
     assert np.all(np.isnan(out[1:17, n_classes:])) and np.all(np.isnan(out[[0, 17, 18, 19]]))
 
 
-def test_row_writer_needs_powers_of_two():
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes, padded", [(1, 4), (3, 4), (10, 16), (16, 16)])
+def test_row_writer_shifts_classes(dtype, n_classes, padded):
+    # out[i, k] = S[k, i] + shifts[k] for two groups of 8 rows; the shifts
+    # are read from an offset, `padded` of them.
+    rng = np.random.default_rng(n_classes)
+    ld, first = 40, 5
+    S = rng.standard_normal((n_classes, ld)).astype(dtype)
+    shifts = rng.standard_normal(padded + 3).astype(dtype)
+    out = np.full((20, n_classes + 2), np.nan, dtype=dtype)
+    span = RowSpan(first, ld, 3, 1 * out.shape[1], out.shape[1], n_classes, 2)
+    _write_shifted_rows(padded, S, shifts, out, span)
+    expected = (S[:, first:first + 16] + shifts[3:3 + n_classes, None]).T  # the same roundings
+    assert_array_equal(out[1:17, :n_classes], expected)
+    assert np.all(np.isnan(out[1:17, n_classes:])) and np.all(np.isnan(out[[0, 17, 18, 19]]))
+
+
+def test_row_writer_needs_powers_of_two_and_a_known_combination():
     with pytest.raises(ValueError, match="powers of two"):
         make_row_writer(8, 10)
+    with pytest.raises(ValueError, match="combine"):
+        make_row_writer(8, 4, "add")

@@ -1001,6 +1001,9 @@ WRITE_MAX_CLASSES = 16
 _WRITE_4 = make_row_writer(WRITE_ROWS, 4)
 _WRITE_8 = make_row_writer(WRITE_ROWS, 8)
 _WRITE_16 = make_row_writer(WRITE_ROWS, 16)
+_SHIFT_4 = make_row_writer(WRITE_ROWS, 4, "shift_classes")
+_SHIFT_8 = make_row_writer(WRITE_ROWS, 8, "shift_classes")
+_SHIFT_16 = make_row_writer(WRITE_ROWS, 16, "shift_classes")
 
 
 @njit(cache=True, **JIT_OPTIONS)
@@ -1041,9 +1044,11 @@ def block_probabilities(St, n_rows, n_classes, intercept, buffers, out):
 
 
 @njit(cache=True, **JIT_OPTIONS)
-def _write_rows(St, scale, out, n_rows, n_classes):
-    """``out[i, k] = St[k, i] * scale[i]`` for whole groups of ``WRITE_ROWS``
-    rows by :func:`~fastsoftmax.kernels.simd.make_row_writer`, up to
+def _write_rows(St, scale, out, n_rows, n_classes, shift_classes=False):
+    """``out[i, k] = St[k, i] * scale[i]`` (or with ``shift_classes``,
+    ``St[k, i] + scale[k]``, ``scale`` holding ``WRITE_MAX_CLASSES`` values)
+    for whole groups of ``WRITE_ROWS`` rows by
+    :func:`~fastsoftmax.kernels.simd.make_row_writer`, up to
     ``WRITE_MAX_CLASSES`` classes and where ``out``'s rows are contiguous;
     returns the rows written (the caller writes the rest)."""
     row_stride = out.strides[0] // out.itemsize
@@ -1055,7 +1060,14 @@ def _write_rows(St, scale, out, n_rows, n_classes):
         return 0
     n_groups = n_rows // WRITE_ROWS
     span = RowSpan(0, St.strides[0] // St.itemsize, 0, 0, row_stride, n_classes, n_groups)
-    if n_classes <= 4:
+    if shift_classes:
+        if n_classes <= 4:
+            _SHIFT_4(St, scale, out, span)
+        elif n_classes <= 8:
+            _SHIFT_8(St, scale, out, span)
+        else:
+            _SHIFT_16(St, scale, out, span)
+    elif n_classes <= 4:
         _WRITE_4(St, scale, out, span)
     elif n_classes <= 8:
         _WRITE_8(St, scale, out, span)
@@ -1077,13 +1089,21 @@ def block_write_scores(St, n_rows, n_classes, intercept, out):
     """
     use_full_vector_width()
     has_intercept = intercept.shape[0] > 0
+    # The intercept padded to the writer's lanes; zero without one.
+    shifts = np.zeros(WRITE_MAX_CLASSES, dtype=St.dtype)
     check = 0.0
-    for i in range(n_rows):
+    for k in range(n_classes):
+        scores = St[k]
+        shift = intercept[k] if has_intercept else St.dtype.type(0)
+        if k < WRITE_MAX_CLASSES:
+            shifts[k] = shift
+        for i in range(n_rows):
+            check += scores[i] + shift
+    done = _write_rows(St, shifts, out, n_rows, n_classes, True)
+    for i in range(done, n_rows):
         target = out[i]
         for k in range(n_classes):
-            value = St[k, i] + (intercept[k] if has_intercept else St.dtype.type(0))
-            target[k] = value
-            check += value
+            target[k] = St[k, i] + (intercept[k] if has_intercept else St.dtype.type(0))
     return np.isfinite(check)
 
 

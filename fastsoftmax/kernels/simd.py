@@ -959,13 +959,23 @@ RowSpan = namedtuple(
 )
 
 
-def make_row_writer(n_rows, padded):
-    """Build an intrinsic that writes class-major values into rows, scaled per row.
+def make_row_writer(n_rows, padded, combine="scale_rows"):
+    """Build an intrinsic that writes class-major values into rows, scaled per
+    row or shifted per class.
 
-    For ``q < n_groups`` and ``r < n_rows``, ``k < n_classes``::
+    For ``q < n_groups`` and ``r < n_rows``, ``k < n_classes``, with
+    ``combine="scale_rows"``::
 
         out[out_off + (q n_rows + r) out_row + k]
             = S[s_off + k s_class + q n_rows + r] * scale[scale_off + q n_rows + r]
+
+    and with ``combine="shift_classes"``::
+
+        out[out_off + (q n_rows + r) out_row + k]
+            = S[s_off + k s_class + q n_rows + r] + scale[scale_off + k]
+
+    where ``scale`` holds ``padded`` values from ``scale_off`` on (one
+    vector load; the lanes from ``n_classes`` on are not written).
 
     ``padded`` (a power of two, at least ``n_classes``) classes are loaded as
     vectors of ``n_rows`` rows, transposed in registers (see
@@ -986,6 +996,7 @@ def make_row_writer(n_rows, padded):
         Rows per group, a power of two.
     padded : int
         Lanes of a written row, a power of two.
+    combine : {"scale_rows", "shift_classes"}, default="scale_rows"
 
     Returns
     -------
@@ -996,6 +1007,9 @@ def make_row_writer(n_rows, padded):
     """
     if not (_is_power_of_two(n_rows) and _is_power_of_two(padded)):
         raise ValueError("rows and padded classes must be powers of two")
+    if combine not in ("scale_rows", "shift_classes"):
+        raise ValueError(f"unknown combine {combine!r}")
+    scaled = combine == "scale_rows"
 
     @intrinsic
     def writer(typingctx, S, scale, out, span):
@@ -1022,12 +1036,18 @@ def make_row_writer(n_rows, padded):
 
             n_classes = fields["n_classes"]
             row_mask = _lane_mask(builder, n_classes, padded)
+            if not scaled:
+                shifts = _load(
+                    builder, builder.gep(scale_data, [fields["scale_off"]]),
+                    ir.VectorType(element, padded), align,
+                )
             with cgutils.for_range(builder, fields["n_groups"]) as group_loop:
                 first = builder.mul(group_loop.index, const(n_rows))
-                factors = _load(
-                    builder, builder.gep(scale_data, [builder.add(fields["scale_off"], first)]),
-                    rows_type, align,
-                )
+                if scaled:
+                    factors = _load(
+                        builder, builder.gep(scale_data, [builder.add(fields["scale_off"], first)]),
+                        rows_type, align,
+                    )
                 columns = []
                 last_class = builder.sub(n_classes, const(1))
                 for k in range(padded):
@@ -1039,8 +1059,10 @@ def make_row_writer(n_rows, padded):
                         builder.add(fields["s_off"], builder.mul(source, fields["s_class"])), first
                     )
                     values = _load(builder, builder.gep(s_data, [offset]), rows_type, align)
-                    columns.append(builder.fmul(values, factors))
+                    columns.append(builder.fmul(values, factors) if scaled else values)
                 for r, row in enumerate(_transpose(builder, columns)):
+                    if not scaled:
+                        row = builder.fadd(row, shifts)
                     target = builder.add(
                         fields["out_off"], builder.mul(builder.add(first, const(r)), fields["out_row"])
                     )
