@@ -801,17 +801,15 @@ def _fold_slots(builder, vectors, layouts, lanes, group):
 
 def _gather_slot(builder, vectors, layouts, slot, n_rows):
     """One vector of ``n_rows`` lanes: the sums of ``slot`` in row order,
-    gathered from the folded accumulators by two-input shuffles."""
+    gathered from the folded accumulators by two-input shuffles (each
+    (row, slot) sum is in exactly one lane of one of them)."""
     items = list(zip(vectors, layouts))
     while len(items) > 1:
         gathered = []
         for v in range(0, len(items), 2):
             (a, a_layout), (b, b_layout) = items[v], items[v + 1]
             both = a_layout + b_layout
-            rows = sorted(row for row, s in both if s == slot)
-            width = n_rows if len(items) == 2 else len(rows)
-            indices = [both.index((row, slot)) for row in rows]
-            indices += [indices[0]] * (width - len(rows))
+            indices = [both.index((row, s)) for row, s in sorted(both) if s == slot]
             gathered.append((_shuffle(builder, a, b, indices), [both[i] for i in indices]))
         items = gathered
     vector, layout = items[0]
