@@ -27,6 +27,7 @@ from fastsoftmax.kernels.blocks import (
     block_scores,
     block_softmax_loss,
     block_write_scores,
+    class_shifts,
     dot_score_tiles,
     gradient_class_tile,
     gradient_padding,
@@ -375,15 +376,18 @@ def test_prediction_blocks(dtype, n_classes, n_rows):
 
     out = np.empty((n_rows, n_classes), dtype)
     block_scores(X, B0, n_rows, Wt, St, n_classes)
-    assert block_write_scores(St, n_rows, n_classes, intercept, out)
+    shifts = class_shifts(intercept, n_classes)
+    assert_array_equal(shifts[:n_classes], intercept)
+    assert shifts.shape[0] >= n_classes and not shifts[n_classes:].any()
+    assert block_write_scores(St, n_rows, n_classes, shifts, out)
     assert_allclose(out, Z, rtol=tol, atol=tol)
     # The same sums as NumPy's of the class-major scores in X's dtype.
     assert_array_equal(out, (St[:n_classes, :n_rows] + intercept[:, None]).T)
     without = np.empty_like(out)
-    assert block_write_scores(St, n_rows, n_classes, intercept[:0], without)
+    assert block_write_scores(St, n_rows, n_classes, class_shifts(intercept[:0], n_classes), without)
     assert_array_equal(without, St[:n_classes, :n_rows].T)
     St[n_classes - 1, n_rows - 1] = np.inf
-    assert not block_write_scores(St, n_rows, n_classes, intercept, without)
+    assert not block_write_scores(St, n_rows, n_classes, shifts, without)
     block_scores(X, B0, n_rows, Wt, St, n_classes)
 
     block_probabilities(St, n_rows, n_classes, intercept, buffers, out)

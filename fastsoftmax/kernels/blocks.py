@@ -1077,9 +1077,27 @@ def _write_rows(St, scale, out, n_rows, n_classes, shift_classes=False):
 
 
 @njit(cache=True, **JIT_OPTIONS)
-def block_write_scores(St, n_rows, n_classes, intercept, out):
-    """``out[i, k] = St[k, i] + intercept[k]``: the block's scores, row-major,
+def class_shifts(intercept, n_classes):
+    """The intercept (n_classes,) or (0,), zero-padded to at least
+    ``WRITE_MAX_CLASSES`` entries (all zero without one): what
+    :func:`block_write_scores` adds, built once per call of a kernel."""
+    shifts = np.zeros(max(n_classes, WRITE_MAX_CLASSES), dtype=intercept.dtype)
+    shifts[: intercept.shape[0]] = intercept
+    return shifts
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def block_write_scores(St, n_rows, n_classes, shifts, out):
+    """``out[i, k] = St[k, i] + shifts[k]``: the block's scores, row-major,
     into its rows ``out`` (n_rows, n_classes).
+
+    Parameters
+    ----------
+    St : ndarray of shape (>= n_classes, >= n_rows)
+        Class-major scores without intercept.
+    shifts : ndarray of shape (>= max(n_classes, WRITE_MAX_CLASSES),)
+        The intercept as :func:`class_shifts` pads it.
+    out : ndarray of shape (n_rows, n_classes)
 
     Returns
     -------
@@ -1088,22 +1106,16 @@ def block_write_scores(St, n_rows, n_classes, intercept, out):
         score, or scores so large that their sum overflows).
     """
     use_full_vector_width()
-    has_intercept = intercept.shape[0] > 0
-    # The intercept padded to the writer's lanes; zero without one.
-    shifts = np.zeros(WRITE_MAX_CLASSES, dtype=St.dtype)
     check = 0.0
     for k in range(n_classes):
         scores = St[k]
-        shift = intercept[k] if has_intercept else St.dtype.type(0)
-        if k < WRITE_MAX_CLASSES:
-            shifts[k] = shift
         for i in range(n_rows):
-            check += scores[i] + shift
+            check += scores[i] + shifts[k]
     done = _write_rows(St, shifts, out, n_rows, n_classes, True)
     for i in range(done, n_rows):
         target = out[i]
         for k in range(n_classes):
-            target[k] = St[k, i] + (intercept[k] if has_intercept else St.dtype.type(0))
+            target[k] = St[k, i] + shifts[k]
     return np.isfinite(check)
 
 

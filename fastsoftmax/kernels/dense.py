@@ -74,6 +74,7 @@ from .blocks import (
     block_scores,
     block_softmax_loss,
     block_write_scores,
+    class_shifts,
     dot_coef_padding,
     dot_score_tiles,
     gradient_class_tile,
@@ -511,6 +512,7 @@ def dense_rows(X, Wt, intercept, n_classes, row_block, products, what, out):
     n_samples = X.shape[0]
     bad_blocks = np.zeros(N_ROW_RANGES, dtype=np.int64)
     use_blas = products == GEMM
+    shifts = class_shifts(intercept, n_classes)
     for r in prange(N_ROW_RANGES):
         start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
         St = np.empty((0 if use_blas else score_buffer_rows(Wt, n_classes, products), row_block),
@@ -531,7 +533,7 @@ def dense_rows(X, Wt, intercept, n_classes, row_block, products, what, out):
                 if what == PROBABILITIES:
                     finite = block_probabilities(St, n_rows, n_classes, intercept, buffers, rows)
                 else:
-                    finite = block_write_scores(St, n_rows, n_classes, intercept, rows)
+                    finite = block_write_scores(St, n_rows, n_classes, shifts, rows)
             if not finite:
                 bad_blocks[r] += 1
     return bad_blocks.sum()
