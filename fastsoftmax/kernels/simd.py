@@ -91,12 +91,13 @@ rows leave in one vector. Its integers travel in a :class:`GroupSpan`.
 """
 
 from collections import namedtuple
+from functools import partial
 
 from llvmlite import binding as llvm_binding
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, register_jitable
 
 _I32 = ir.IntType(32)
 _LINE_BYTES = 64
@@ -233,12 +234,28 @@ def _is_span(span_type, span_class):
     )
 
 
+def _one_float_dtype(*arrays):
+    """Whether Numba types are all arrays of one dtype, float32 or float64."""
+    return (
+        all(isinstance(t, types.Array) for t in arrays)
+        and len({t.dtype for t in arrays}) == 1
+        and arrays[0].dtype in (types.float32, types.float64)
+    )
+
+
 def _span_fields(context, builder, value, span_type, span_class):
     """The integers of a span tuple ``value`` by field name, as ``intp``."""
     return {
         name: context.cast(builder, builder.extract_value(value, i), ty, types.intp)
         for i, (name, ty) in enumerate(zip(span_class._fields, span_type))
     }
+
+
+def _add_indices(builder, first, *terms):
+    """The integer sum of ``first`` and ``terms``, in order."""
+    for term in terms:
+        first = builder.add(first, term)
+    return first
 
 
 def _fma(builder, a, b, c):
@@ -320,11 +337,7 @@ def make_tile(n_rows, units, store, masked_last=False, packed_tail=0):
             def const(value):
                 return ir.Constant(intp, value)
 
-            def add(*terms):
-                total = terms[0]
-                for term in terms[1:]:
-                    total = builder.add(total, term)
-                return total
+            add = partial(_add_indices, builder)
 
             mask = None
             if masked_last:
@@ -653,11 +666,7 @@ def make_dot_tile(n_rows, n_classes):
 
     @intrinsic
     def tile(typingctx, X, W, St, span):
-        if not all(isinstance(t, types.Array) for t in (X, W, St)):
-            return None
-        if not (X.dtype == W.dtype == St.dtype) or X.dtype not in (types.float32, types.float64):
-            return None
-        if not _is_span(span, DotSpan):
+        if not (_one_float_dtype(X, W, St) and _is_span(span, DotSpan)):
             return None
         itemsize = X.dtype.bitwidth // 8
         lanes = REGISTER_UNITS * unit_lanes(itemsize)
@@ -676,11 +685,7 @@ def make_dot_tile(n_rows, n_classes):
             def const(value):
                 return ir.Constant(intp, value)
 
-            def at(base, *terms):
-                index = base
-                for term in terms:
-                    index = builder.add(index, term)
-                return index
+            at = partial(_add_indices, builder)
 
             accumulators = [
                 [cgutils.alloca_once(builder, vector_type) for _ in range(n_classes)]
@@ -730,46 +735,58 @@ def make_dot_tile(n_rows, n_classes):
     return tile
 
 
+def _pair_fold_indices(lanes, group):
+    """Shuffle indices that fold two vectors ``a``, ``b`` of ``lanes`` lanes
+    (index ``lanes + l`` is ``b``'s lane ``l``), each in groups of ``group``
+    partial sums, into one: the first halves of every group of both, and
+    their second halves, to be added lane by lane."""
+    half = group // 2
+    first = [g * group + j for g in range(lanes // group) for j in range(half)]
+    first += [lanes + index for index in first]
+    return first, [index + half for index in first]
+
+
+def _fold_pair(builder, a, b, group):
+    """Two vectors in groups of ``group`` partial sums -> one vector in
+    groups of ``group / 2``: ``a``'s groups, then ``b``'s."""
+    first, second = _pair_fold_indices(a.type.count, group)
+    return builder.fadd(_shuffle(builder, a, b, first), _shuffle(builder, a, b, second))
+
+
+def _fold_self(builder, vector, group):
+    """One vector in groups of ``group`` partial sums -> the vector of their
+    sums, one lane per group. Lane ``l`` of a group is added to lane ``l +
+    group / 2`` at every level, as in :func:`_fold_pair`."""
+    while group > 1:
+        half = group // 2
+        first = [g * group + j for g in range(vector.type.count // group) for j in range(half)]
+        vector = builder.fadd(
+            _shuffle(builder, vector, vector, first),
+            _shuffle(builder, vector, vector, [index + half for index in first]),
+        )
+        group = half
+    return vector
+
+
 def _lane_sums(builder, vectors, lanes):
     """One vector of ``len(vectors)`` lanes: the lane sum of each vector, in order.
 
     Pairs of vectors are folded while each still holds ``group`` partial sums
-    per original vector: the first halves of every group of both (one
-    shuffle) plus their second halves (another), which halves ``group`` and
+    per original vector (:func:`_fold_pair`), which halves ``group`` and
     doubles the vectors each result holds. What is left (a vector holding
-    every input with ``group`` lanes each) is folded onto itself. Lane ``l``
-    is added to lane ``l + group / 2`` at every level, whatever the number
-    of vectors, so each sum has the same bits alone or in company.
+    every input with ``group`` lanes each) is folded onto itself
+    (:func:`_fold_self`). Lane ``l`` is added to lane ``l + group / 2`` at
+    every level, whatever the number of vectors, so each sum has the same
+    bits alone or in company.
     """
     group = lanes
     while len(vectors) > 1:
-        half = group // 2
-        n_groups = lanes // group
-        first = [g * group + j for g in range(n_groups) for j in range(half)]
-        first += [lanes + index for index in first]
-        second = [index + half for index in first]
-        first_mask = ir.Constant(ir.VectorType(_I32, lanes), first)
-        second_mask = ir.Constant(ir.VectorType(_I32, lanes), second)
-        vectors = [
-            builder.fadd(builder.shuffle_vector(a, b, first_mask), builder.shuffle_vector(a, b, second_mask))
-            for a, b in zip(vectors[0::2], vectors[1::2])
-        ]
-        group = half
-    folded = vectors[0]
-    n_sums = lanes // group
-    while group > 1:
-        half = group // 2
-        first = [g * group + j for g in range(n_sums) for j in range(half)]
-        second = [index + half for index in first]
-        undefined = ir.Constant(folded.type, ir.Undefined)
-        folded = builder.fadd(
-            builder.shuffle_vector(folded, undefined, ir.Constant(ir.VectorType(_I32, len(first)), first)),
-            builder.shuffle_vector(folded, undefined, ir.Constant(ir.VectorType(_I32, len(second)), second)),
-        )
-        group = half
-    return folded
+        vectors = [_fold_pair(builder, a, b, group) for a, b in zip(vectors[0::2], vectors[1::2])]
+        group //= 2
+    return _fold_self(builder, vectors[0], group)
 
 
+@register_jitable
 def grouped_slots(n_classes):
     """Class slots of a classes-and-features register: 2 for two classes,
     else 4 (:func:`make_grouped_tile`)."""
@@ -777,25 +794,19 @@ def grouped_slots(n_classes):
 
 
 def _fold_slots(builder, vectors, layouts, lanes, group):
-    """Fold pairs of accumulators until each lane holds one (row, slot) sum.
+    """Fold pairs of accumulators (:func:`_fold_pair`) until each lane holds
+    one (row, slot) sum.
 
     ``layouts[v][l]`` names the (row, slot) whose partial sum lane ``l`` of
     ``vectors[v]`` holds; each slot has ``group`` lanes per row to start
-    with. Lane ``l`` of a group is added to lane ``l + group / 2`` at every
-    level, so a row's sums have the same bits in any tile."""
+    with. The additions are those of :func:`_fold_self` on one row, so a
+    row's sums have the same bits in any tile."""
     while group > 1:
-        half = group // 2
-        first = [g * group + j for g in range(lanes // group) for j in range(half)]
-        first += [lanes + index for index in first]
-        second = [index + half for index in first]
-        folded, folded_layouts = [], []
-        for v in range(0, len(vectors), 2):
-            a, b = vectors[v], vectors[v + 1]
-            both = layouts[v] + layouts[v + 1]
-            folded.append(builder.fadd(_shuffle(builder, a, b, first), _shuffle(builder, a, b, second)))
-            folded_layouts.append([both[index] for index in first])
-        vectors, layouts = folded, folded_layouts
-        group = half
+        first, _ = _pair_fold_indices(lanes, group)
+        pairs = range(0, len(vectors), 2)
+        layouts = [[(layouts[v] + layouts[v + 1])[index] for index in first] for v in pairs]
+        vectors = [_fold_pair(builder, vectors[v], vectors[v + 1], group) for v in pairs]
+        group //= 2
     return vectors, layouts
 
 
@@ -845,11 +856,7 @@ def make_grouped_tile(n_rows, slots):
 
     @intrinsic
     def tile(typingctx, X, W, St, span):
-        if not all(isinstance(t, types.Array) for t in (X, W, St)):
-            return None
-        if not (X.dtype == W.dtype == St.dtype) or X.dtype not in (types.float32, types.float64):
-            return None
-        if not _is_span(span, GroupSpan):
+        if not (_one_float_dtype(X, W, St) and _is_span(span, GroupSpan)):
             return None
         itemsize = X.dtype.bitwidth // 8
         lanes = REGISTER_UNITS * unit_lanes(itemsize)
@@ -876,10 +883,7 @@ def make_grouped_tile(n_rows, slots):
             def const(value):
                 return ir.Constant(intp, value)
 
-            def at(base, *terms):
-                for term in terms:
-                    base = builder.add(base, term)
-                return base
+            at = partial(_add_indices, builder)
 
             accumulators = [cgutils.alloca_once(builder, vector_type) for _ in range(n_rows)]
             tail_mask = _lane_mask(builder, fields["tail"], group)
@@ -917,15 +921,7 @@ def make_grouped_tile(n_rows, slots):
                 vectors = [builder.load(acc) for acc in accumulators]
                 if n_rows == 1:
                     # One row: fold the register onto itself, slot by slot.
-                    vector, width, size = vectors[0], lanes, group
-                    while size > 1:
-                        half = size // 2
-                        first = [g * size + j for g in range(width // size) for j in range(half)]
-                        vector = builder.fadd(
-                            _shuffle(builder, vector, vector, first),
-                            _shuffle(builder, vector, vector, [index + half for index in first]),
-                        )
-                        width, size = width // 2, half
+                    vector = _fold_self(builder, vectors[0], group)
                     sums = [builder.extract_element(vector, ir.Constant(_I32, slot)) for slot in range(slots)]
                 else:
                     layouts = [[(r, lane // group) for lane in range(lanes)] for r in range(n_rows)]
@@ -1011,11 +1007,7 @@ def make_row_writer(n_rows, padded, combine="scale_rows"):
 
     @intrinsic
     def writer(typingctx, S, scale, out, span):
-        if not all(isinstance(t, types.Array) for t in (S, scale, out)):
-            return None
-        if not (S.dtype == scale.dtype == out.dtype) or S.dtype not in (types.float32, types.float64):
-            return None
-        if not _is_span(span, RowSpan):
+        if not (_one_float_dtype(S, scale, out) and _is_span(span, RowSpan)):
             return None
 
         def codegen(context, builder, signature, args):
