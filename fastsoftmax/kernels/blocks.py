@@ -546,7 +546,7 @@ def block_grouped_scores(X, b0, n_rows, Wg, St, n_classes):
     """
     d = X.shape[1]
     lanes = Wg.shape[1]
-    slots = 2 if n_classes <= 2 else 4  # grouped_slots
+    slots = grouped_slots(n_classes)
     group = lanes // slots
     n_chunks = d // group
     tail = d - n_chunks * group
