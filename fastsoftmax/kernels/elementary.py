@@ -323,37 +323,20 @@ def log_at_least_one(x):
     raise TypeError("log_at_least_one is for numba.njit code; use numpy.log in Python")
 
 
-@overload(fast_exp, jit_options=EXACT_JIT_OPTIONS)
-def _fast_exp_typed(x):
-    if x == types.float64:
-        return lambda x: exp64(x)
-    if x == types.float32:
-        return lambda x: exp32(x)
-    return None
+def _by_precision(public, for_float64, for_float32):
+    """Make ``public`` callable from ``njit`` code: a float64 argument calls
+    ``for_float64`` and a float32 one ``for_float32``."""
+
+    @overload(public, jit_options=EXACT_JIT_OPTIONS)
+    def typed(x):
+        if x == types.float64:
+            return lambda x: for_float64(x)
+        if x == types.float32:
+            return lambda x: for_float32(x)
+        return None
 
 
-@overload(exp_flush_tiny, jit_options=EXACT_JIT_OPTIONS)
-def _exp_flush_tiny_typed(x):
-    if x == types.float64:
-        return lambda x: exp_flush_tiny64(x)
-    if x == types.float32:
-        return lambda x: exp_flush_tiny32(x)
-    return None
-
-
-@overload(fast_log, jit_options=EXACT_JIT_OPTIONS)
-def _fast_log_typed(x):
-    if x == types.float64:
-        return lambda x: log64(x)
-    if x == types.float32:
-        return lambda x: log32(x)
-    return None
-
-
-@overload(log_at_least_one, jit_options=EXACT_JIT_OPTIONS)
-def _log_at_least_one_typed(x):
-    if x == types.float64:
-        return lambda x: log_at_least_one64(x)
-    if x == types.float32:
-        return lambda x: log_at_least_one32(x)
-    return None
+_by_precision(fast_exp, exp64, exp32)
+_by_precision(exp_flush_tiny, exp_flush_tiny64, exp_flush_tiny32)
+_by_precision(fast_log, log64, log32)
+_by_precision(log_at_least_one, log_at_least_one64, log_at_least_one32)
