@@ -19,6 +19,7 @@ from fastsoftmax.kernels.blocks import (
     GRADIENT_CLASS_TILES,
     GROUPED_MAX_CLASSES,
     GROUPED_ROWS,
+    ONE_PASS_MAX_CLASSES,
     block_argmax,
     block_dot_scores,
     block_gradient,
@@ -361,6 +362,57 @@ def test_softmax_loss_and_gradient_factors(dtype, n_classes, kind, weighted):
         St, n_rows, n_classes, intercept, B0, y, soft, smoothing, sw, buffers, False, icpt[:0]
     )
     assert again == loss
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+# 3 and 4 sit on either side of ONE_PASS_MAX_CLASSES (one pass over the rows
+# or one per step).
+@pytest.mark.parametrize("n_classes", [2, 3, 4])
+@pytest.mark.parametrize("with_intercept", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_softmax_loss_of_extreme_scores(dtype, n_classes, with_intercept, weighted):
+    """Equal scores, scores so far apart that exponentials flush to 0, -inf
+    for classes other than the label and a large common offset, over a
+    row count that leaves a partial vector, with and without an intercept."""
+    assert ONE_PASS_MAX_CLASSES == 3
+    n_rows = 37
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, n_classes, B0 + n_rows)
+    Z = rng.standard_normal((n_rows, n_classes)) * 3
+    Z[0] = 1.5
+    Z[1, 0], Z[1, 1:] = 300.0, -300.0
+    y[B0 + 1] = 1  # the label's probability underflows; its loss is 600
+    y[B0 + 2] = 0
+    Z[2, 1:] = -np.inf
+    Z[3] += 1e4
+    Z = Z.astype(dtype)
+    intercept = (rng.standard_normal(n_classes) if with_intercept else np.empty(0)).astype(dtype)
+    sw = rng.uniform(0, 2, B0 + n_rows).astype(dtype) if weighted else np.empty(0, dtype)
+    s = sw[B0:].astype(np.float64) if weighted else np.ones(n_rows)
+    St = np.zeros((8, n_rows + 4), dtype)
+    St[:n_classes, :n_rows] = Z.T
+    buffers = np.empty((4, St.shape[1]), dtype)
+    icpt = np.zeros(n_classes)
+    loss = block_softmax_loss(
+        St.copy(), n_rows, n_classes, intercept, B0, y, np.empty((0, n_classes), dtype), 0.0,
+        sw, buffers, False, icpt[:0],
+    )
+    gradient_loss = block_softmax_loss(
+        St, n_rows, n_classes, intercept, B0, y, np.empty((0, n_classes), dtype), 0.0,
+        sw, buffers, True, icpt,
+    )
+    Zr = Z.astype(np.float64) + (intercept.astype(np.float64) if with_intercept else 0)
+    labels = y[B0:]
+    P = ref.softmax(Zr)
+    expected_loss = -np.sum(s * ref.log_softmax(Zr)[np.arange(n_rows), labels])
+    factors = s[:, None] * (P - np.eye(n_classes)[labels])
+    tol = TOL[dtype]
+    assert np.isfinite(loss) and gradient_loss == loss
+    assert loss == pytest.approx(expected_loss, rel=10 * tol)
+    assert_allclose(St[:n_classes, :n_rows], factors.T, rtol=10 * tol, atol=tol)
+    # The label's part of each row is left to the caller (label_weight_totals).
+    expected_icpt = factors.sum(axis=0) + np.bincount(labels, weights=s, minlength=n_classes)
+    assert_allclose(icpt, expected_icpt, rtol=10 * tol, atol=10 * tol)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
