@@ -20,6 +20,7 @@ from fastsoftmax.kernels.blocks import (
     GROUPED_MAX_CLASSES,
     GROUPED_ROWS,
     ONE_PASS_MAX_CLASSES,
+    ROW_LANE_MAX_CLASSES,
     block_argmax,
     block_dot_scores,
     block_gradient,
@@ -35,6 +36,7 @@ from fastsoftmax.kernels.blocks import (
     grouped_coef_shape,
     grouped_score_tiles,
     label_weight_totals,
+    row_lane_score_tiles,
     wide_score_panels,
 )
 from fastsoftmax.kernels.simd import REGISTER_UNITS, grouped_slots, make_grouped_tile
@@ -126,6 +128,42 @@ def test_wide_score_panels_rule():
     assert not wide_score_panels(256, 100, 4)
     assert not wide_score_panels(784, 64, 4)
     assert not wide_score_panels(784, 10, 4) and not wide_score_panels(784, 10, 8)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 4, 6, 7])
+@pytest.mark.parametrize("n_features", [1, 7, 8, 9, 20, 40])
+@pytest.mark.parametrize("n_rows", [1, 7, 8, 9, 17])
+def test_row_lane_scores_match_numpy(n_classes, n_features, n_rows):
+    # float64 rows in the lanes (2 to 6 classes): whole tiles of 8 rows and
+    # a last one of fewer, whole chunks of 8 features and a masked tail; 7
+    # classes take the class panels.
+    X, Wt, St, _, Z = _setup(np.float64, n_classes, n_features, n_rows)
+    St[:] = 7.0
+    block_scores(X, B0, n_rows, Wt, St, n_classes)
+    assert_allclose(St[:n_classes, :n_rows], Z.T, rtol=1e-13, atol=1e-13)
+    assert_array_equal(St[n_classes:], 7.0)  # padding rows untouched
+    assert_array_equal(St[:, n_rows:], 7.0)  # no column beyond the block written
+
+
+def test_row_lane_scores_of_a_row_do_not_depend_on_its_tile():
+    # Each lane adds its row's products in feature order, whether the row
+    # sits in a whole tile or in the short last one: the same bits.
+    n_rows = 19
+    X, Wt, St, _, _ = _setup(np.float64, 3, 21, n_rows)
+    block_scores(X, B0, n_rows, Wt, St, 3)
+    for first in range(n_rows):
+        for count in (1, n_rows - first):
+            alone = np.zeros_like(St)
+            block_scores(X, B0 + first, count, Wt, alone, 3)
+            assert_array_equal(alone[:3, :count], St[:3, first : first + count])
+
+
+def test_row_lane_score_tiles_rule():
+    assert not row_lane_score_tiles(3, 4)  # float32 keeps its tiles
+    assert not row_lane_score_tiles(1, 8)
+    assert not row_lane_score_tiles(ROW_LANE_MAX_CLASSES + 1, 8)
+    for n_classes in range(2, ROW_LANE_MAX_CLASSES + 1):
+        assert row_lane_score_tiles(n_classes, 8) == (REGISTER_UNITS == 2)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -39,8 +39,9 @@ from ._config import JIT_OPTIONS
 from ._partition import range_bounds
 from .elementary import exp_flush_tiny, fast_exp, log_at_least_one
 from .simd import (
-    REGISTER_UNITS, UNIT_BYTES, DotSpan, GroupSpan, RowSpan, TileSpan, grouped_slots, make_dot_tile,
-    make_grouped_tile, make_row_writer, make_tile, use_full_vector_width,
+    REGISTER_UNITS, UNIT_BYTES, DotSpan, GroupSpan, RowLaneSpan, RowSpan, TileSpan, grouped_slots,
+    make_dot_tile, make_grouped_tile, make_row_lane_tile, make_row_writer, make_tile,
+    use_full_vector_width,
 )
 
 #: Rows of X per score tile (scalars broadcast against a panel of classes).
@@ -230,6 +231,64 @@ def _score_tiles(units, many, X, Wt, St, span):
             _S_WIDE_ROW(X, Wt, St, X, span)
 
 
+# -- rows-in-lanes score tiles, for a few classes in float64 --------------------
+#: Most classes of the rows-in-lanes score tiles (``simd.make_row_lane_tile``).
+ROW_LANE_MAX_CLASSES = 6
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def row_lane_score_tiles(n_classes, itemsize):
+    """Whether :func:`block_scores` takes rows-in-lanes tiles rather than
+    class panels: float64, 2 to ``ROW_LANE_MAX_CLASSES`` classes, AVX-512.
+
+    Class panels fill 3 of 8 float64 lanes at K=3 and broadcast every entry
+    of X; with the rows in the lanes every lane is useful, for ``log2 8 = 3``
+    shuffles per 8 entries of X. Score products of one block of 512 rows in
+    cache, one thread, ns per row, class panels -> rows in lanes, three
+    alternating rounds (AMD Zen 4; docs/performance.md): at d=20, K=2 4.9 to
+    5.1 -> 3.1 to 3.3, K=3 4.9 to 5.5 -> 3.7, K=4 5.3 to 6.5 -> 3.9 to 4.1,
+    K=6 6.2 to 6.9 -> 5.2 to 5.7; K=3 12.6 to 13.4 -> 8.4 to 10.0 at d=50
+    and 25.5 to 25.9 -> 16.3 to 16.5 at d=100; K=6 220 -> 192 to 197 at
+    d=784. Eight classes fill the panels and are level (6.1 to 7.1 against
+    6.3 to 6.5), so they stay on them. Where :func:`dot_score_tiles` chooses
+    the features-in-lanes tiles (d >= 200), :func:`block_scores` is not
+    called; those were also ahead of these in cache from d=100 on (K=3,
+    d=200: 29.1 against 39.3 ns per row), but the rule was set on whole
+    evaluations, where they lost to the panels below 160 features. float32
+    keeps its tiles: at K=3, d=20, these took 2.25 to 2.46 ns per row
+    against 2.60 for the classes-and-features tiles, and fell behind the
+    features-in-lanes ones from d=64 on.
+    """
+    return REGISTER_UNITS == 2 and itemsize == 8 and 2 <= n_classes <= ROW_LANE_MAX_CLASSES
+
+
+_L2, _L3, _L4, _L5, _L6 = (make_row_lane_tile(c) for c in range(2, ROW_LANE_MAX_CLASSES + 1))
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def _row_lane_scores(X, b0, n_rows, Wt, St, n_classes):
+    """:func:`block_scores` by rows-in-lanes tiles (``row_lane_score_tiles``)."""
+    d = X.shape[1]
+    lanes = REGISTER_UNITS * UNIT_BYTES // X.itemsize
+    span = RowLaneSpan(
+        b0 * d, d,
+        0, Wt.shape[1],
+        0, St.shape[1],
+        d // lanes, d % lanes, n_rows,
+        PREFETCH_BYTES // X.itemsize,
+    )
+    if n_classes == 2:
+        _L2(X, Wt, St, span)
+    elif n_classes == 3:
+        _L3(X, Wt, St, span)
+    elif n_classes == 4:
+        _L4(X, Wt, St, span)
+    elif n_classes == 5:
+        _L5(X, Wt, St, span)
+    else:
+        _L6(X, Wt, St, span)
+
+
 @njit(cache=True, **JIT_OPTIONS)
 def block_scores(X, b0, n_rows, Wt, St, n_classes):
     """``St[k, i] = X[b0 + i] @ Wt[:, k]`` for ``i < n_rows``, ``k < n_classes``.
@@ -248,6 +307,9 @@ def block_scores(X, b0, n_rows, Wt, St, n_classes):
         Receives the class-major scores (without intercept).
     n_classes : int
     """
+    if row_lane_score_tiles(n_classes, X.itemsize):
+        _row_lane_scores(X, b0, n_rows, Wt, St, n_classes)
+        return
     d = X.shape[1]
     kp = Wt.shape[1]
     ld = St.shape[1]

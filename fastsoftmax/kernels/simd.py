@@ -88,6 +88,22 @@ Per row and ``G`` features this is one broadcast and one multiply-add,
 where class panels take ``G`` of each. The ``G`` partial sums of a slot are
 folded pairwise across rows (as in :func:`_lane_sums`), and each slot's
 rows leave in one vector. Its integers travel in a :class:`GroupSpan`.
+Rows in the lanes
+-----------------
+In float64 with a few classes, :func:`make_row_lane_tile` puts ``L`` rows
+of X in the lanes (one register's worth) instead of classes or features.
+It loads the rows' next ``L`` features as ``L`` vectors, transposes them in
+registers (``L log2 L`` shuffles) and multiplies each feature's vector of
+``L`` rows by the feature's coefficient of each class, broadcast::
+
+    St[s_off + c s_row + r] = sum_j X[x_off + r x_row + j] * Wt[w_off + j w_row + c]
+
+Each accumulator is already a class's scores for ``L`` consecutive rows,
+stored as one vector: no lane is idle but past the last feature, and no
+sums across lanes are needed. The shuffles are paid per entry of X, not per
+score. The last tile of a block, with fewer than ``L`` rows, loads its last
+row again in the lanes past it and stores with a mask, so nothing beyond
+the block is read and a row's score is the same bits in any tile.
 """
 
 from collections import namedtuple
@@ -145,6 +161,24 @@ GroupSpan = namedtuple(
         "w_off", "w_row",
         "s_off", "s_row",
         "n_chunks", "tail", "n_tiles", "n_classes",
+        "pf_ahead",
+    ],
+)
+
+
+#: Where a rows-in-lanes tile reads and writes (see "Rows in the lanes"
+#: above): rows ``0 .. n_rows`` of X from ``x_off`` on, ``n_chunks`` whole
+#: vectors of features and ``tail`` features after them; ``w_off`` and
+#: ``w_row`` place feature ``j``'s coefficients in Wt, ``s_off`` and
+#: ``s_row`` the scores in St. With ``pf_ahead > 0`` each vector of X loaded
+#: has the line ``pf_ahead`` elements after it prefetched.
+RowLaneSpan = namedtuple(
+    "RowLaneSpan",
+    [
+        "x_off", "x_row",
+        "w_off", "w_row",
+        "s_off", "s_row",
+        "n_chunks", "tail", "n_rows",
         "pf_ahead",
     ],
 )
@@ -731,6 +765,120 @@ def make_dot_tile(n_rows, n_classes):
             return context.get_dummy_value()
 
         return types.void(X, W, St, span), codegen
+
+    return tile
+
+
+def make_row_lane_tile(n_classes):
+    """Build a rows-in-lanes score tile (see "Rows in the lanes" above).
+
+    Parameters
+    ----------
+    n_classes : int
+        Classes per tile: ``n_classes`` accumulator registers stay live,
+        beside the ``L`` rows of a chunk of X.
+
+    Returns
+    -------
+    intrinsic
+        Called from ``njit`` code as ``tile(X, Wt, St, span)``: X (rows of
+        features, C order), Wt (transposed coefficients, one row of
+        ``w_row`` entries per feature) and St (class-major scores) share a
+        float dtype; ``span`` is a :class:`RowLaneSpan` of integers.
+    """
+
+    @intrinsic
+    def tile(typingctx, X, Wt, St, span):
+        if not (_one_float_dtype(X, Wt, St) and _is_span(span, RowLaneSpan)):
+            return None
+        itemsize = X.dtype.bitwidth // 8
+        lanes = REGISTER_UNITS * unit_lanes(itemsize)
+
+        def codegen(context, builder, signature, args):
+            x_arr, w_arr, s_arr, span_value = args
+            fields = _span_fields(context, builder, span_value, span, RowLaneSpan)
+            x_data = context.make_array(X)(context, builder, x_arr).data
+            w_data = context.make_array(Wt)(context, builder, w_arr).data
+            s_data = context.make_array(St)(context, builder, s_arr).data
+            intp = context.get_value_type(types.intp)
+            vector_type = ir.VectorType(context.get_value_type(X.dtype), lanes)
+
+            def const(value):
+                return ir.Constant(intp, value)
+
+            at = partial(_add_indices, builder)
+
+            accumulators = [cgutils.alloca_once(builder, vector_type) for _ in range(n_classes)]
+            tail_mask = _lane_mask(builder, fields["tail"], lanes)
+            prefetching = builder.icmp_signed(">", fields["pf_ahead"], const(0))
+
+            line = const(_LINE_BYTES // itemsize)
+
+            def chunk(row_starts, j, masked, prefetch_from):
+                """Features ``j L`` to ``j L + L`` (``tail`` of them if
+                ``masked``) of the tile's rows, transposed, into the sums.
+                With ``prefetch_from`` (and ``pf_ahead > 0``), feature ``g``
+                of the row prefetches line ``g`` from there on: a tile's
+                ``L`` rows span as many lines as features (a register is a
+                line with AVX-512), one request per multiply-add step."""
+                offset = builder.mul(j, const(lanes))
+                rows = [
+                    _load(builder, builder.gep(x_data, [at(start, offset)]), vector_type, itemsize,
+                          tail_mask if masked else None)
+                    for start in row_starts
+                ]
+                features = _transpose_square(builder, rows)
+                for f, feature in enumerate(features):
+                    def multiply_add():
+                        if prefetch_from is not None:
+                            with builder.if_then(prefetching):
+                                ahead = at(prefetch_from, builder.mul(at(offset, const(f)), line))
+                                prefetch_line(builder, builder.gep(x_data, [ahead]))
+                        w_index = at(fields["w_off"], builder.mul(at(offset, const(f)), fields["w_row"]))
+                        for c, acc in enumerate(accumulators):
+                            w = builder.load(builder.gep(w_data, [at(w_index, const(c))]))
+                            fused = _fma(builder, feature, _splat(builder, w, vector_type), builder.load(acc))
+                            builder.store(fused, acc)
+                    if masked:
+                        # Features past the tail are zero in every row but
+                        # have no coefficients to read.
+                        with builder.if_then(builder.icmp_signed("<", const(f), fields["tail"])):
+                            multiply_add()
+                    else:
+                        multiply_add()
+
+            def one_tile(first_row, n_valid):
+                """Rows ``first_row + r``; with ``n_valid``, rows from it on
+                repeat the last valid row and their lanes are not stored."""
+                row_starts = []
+                for r in range(lanes):
+                    row = const(r)
+                    if n_valid is not None:
+                        last = builder.sub(n_valid, const(1))
+                        row = builder.select(builder.icmp_signed("<", row, n_valid), row, last)
+                    row_starts.append(at(fields["x_off"], builder.mul(at(first_row, row), fields["x_row"])))
+                for acc in accumulators:
+                    builder.store(ir.Constant(vector_type, [0.0] * lanes), acc)
+                # Whole tiles prefetch (the last one of a block is too short).
+                prefetch_from = at(row_starts[0], fields["pf_ahead"]) if n_valid is None else None
+                with cgutils.for_range(builder, fields["n_chunks"]) as chunk_loop:
+                    chunk(row_starts, chunk_loop.index, False, prefetch_from)
+                with builder.if_then(builder.icmp_signed(">", fields["tail"], const(0))):
+                    chunk(row_starts, fields["n_chunks"], True, prefetch_from)
+                row_mask = None if n_valid is None else _lane_mask(builder, n_valid, lanes)
+                for c, acc in enumerate(accumulators):
+                    target = at(fields["s_off"], builder.mul(const(c), fields["s_row"]), first_row)
+                    _store(builder, builder.load(acc), builder.gep(s_data, [target]), itemsize, row_mask)
+
+            n_tiles = builder.sdiv(fields["n_rows"], const(lanes))
+            with cgutils.for_range(builder, n_tiles) as tile_loop:
+                one_tile(builder.mul(tile_loop.index, const(lanes)), None)
+            left = builder.srem(fields["n_rows"], const(lanes))
+            with builder.if_then(builder.icmp_signed(">", left, const(0))):
+                one_tile(builder.mul(n_tiles, const(lanes)), left)
+            return context.get_dummy_value()
+
+        return types.void(X, Wt, St, span), codegen
 
     return tile
 
