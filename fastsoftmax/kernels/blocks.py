@@ -15,7 +15,8 @@ vectorises whatever the number of classes (3 or 1000), exponentials included
    where :func:`wide_score_panels` says so). ``Wt`` is
    the transposed coefficient matrix, its class axis padded with zero columns
    to ``kp``, a whole number of 32-byte units (:func:`score_padding`), so the
-   padded classes score exactly 0.
+   padded classes score exactly 0. In float64 with 2 to 6 classes the rows
+   go in the lanes instead (:func:`row_lane_score_tiles`).
 2. :func:`block_softmax_loss` adds the intercept and turns the scores into
    the rows' weighted losses and, if asked, into gradient factors
    ``s_i * (softmax(z_i) - t_i)`` in place, for hard labels, smoothed labels
@@ -249,15 +250,18 @@ def row_lane_score_tiles(n_classes, itemsize):
     5.1 -> 3.1 to 3.3, K=3 4.9 to 5.5 -> 3.7, K=4 5.3 to 6.5 -> 3.9 to 4.1,
     K=6 6.2 to 6.9 -> 5.2 to 5.7; K=3 12.6 to 13.4 -> 8.4 to 10.0 at d=50
     and 25.5 to 25.9 -> 16.3 to 16.5 at d=100; K=6 220 -> 192 to 197 at
-    d=784. Eight classes fill the panels and are level (6.1 to 7.1 against
-    6.3 to 6.5), so they stay on them. Where :func:`dot_score_tiles` chooses
-    the features-in-lanes tiles (d >= 200), :func:`block_scores` is not
-    called; those were also ahead of these in cache from d=100 on (K=3,
-    d=200: 29.1 against 39.3 ns per row), but the rule was set on whole
-    evaluations, where they lost to the panels below 160 features. float32
-    keeps its tiles: at K=3, d=20, these took 2.25 to 2.46 ns per row
-    against 2.60 for the classes-and-features tiles, and fell behind the
-    features-in-lanes ones from d=64 on.
+    d=784 (a block of 3 MB). Eight classes, which fill the panels, were behind in a first
+    version (6.71 against 6.34 ns per row at d=20) and stay on them. Where
+    :func:`dot_score_tiles` chooses the features-in-lanes tiles (d >= 200),
+    :func:`block_scores` is not called; those were also ahead of these in
+    cache from d=100 on (K=3, d=200: 29.1 against 39.3 ns per row), but
+    their rule was set on whole evaluations against the panels, and has not
+    been measured again against these tiles. float32 keeps its tiles: these were mixed against the
+    classes-and-features tiles at d=20 (K=2 2.32 against 2.06, K=3 2.59
+    against 2.99, K=4 3.11 against 2.84 ns per row) and at K=3, d=50 (6.31
+    against 5.88), and against the class panels at K=5 and 6 level at d=20
+    (3.98 against 3.85, 4.30 against 4.63) and 10% to 16% ahead at d=100
+    and 300.
     """
     return REGISTER_UNITS == 2 and itemsize == 8 and 2 <= n_classes <= ROW_LANE_MAX_CLASSES
 
