@@ -242,26 +242,29 @@ def row_lane_score_tiles(n_classes, itemsize):
     """Whether :func:`block_scores` takes rows-in-lanes tiles rather than
     class panels: float64, 2 to ``ROW_LANE_MAX_CLASSES`` classes, AVX-512.
 
-    Class panels fill 3 of 8 float64 lanes at K=3 and broadcast every entry
-    of X; with the rows in the lanes every lane is useful, for ``log2 8 = 3``
+    Class panels fill 3 of 8 float64 lanes at K=3 and broadcast every entry of
+    X; with the rows in the lanes every lane is useful, for ``log2 8 = 3``
     shuffles per 8 entries of X. Score products of one block of 512 rows in
     cache, one thread, ns per row, class panels -> rows in lanes, three
     alternating rounds (AMD Zen 4; docs/performance.md): at d=20, K=2 4.9 to
-    5.1 -> 3.1 to 3.3, K=3 4.9 to 5.5 -> 3.7, K=4 5.3 to 6.5 -> 3.9 to 4.1,
-    K=6 6.2 to 6.9 -> 5.2 to 5.7; K=3 12.6 to 13.4 -> 8.4 to 10.0 at d=50
-    and 25.5 to 25.9 -> 16.3 to 16.5 at d=100; K=6 220 -> 192 to 197 at
-    d=784 (a block of 3 MB). Eight classes, which fill the panels, were behind in a first
+    5.1 -> 3.1 to 3.3, K=3 4.9 to 5.5 -> 3.7, K=4 5.3 to 6.5 -> 3.9 to 4.1, K=6
+    6.2 to 6.9 -> 5.2 to 5.7; K=3 12.6 to 13.4 -> 8.4 to 10.0 at d=50 and 25.5
+    to 25.9 -> 16.3 to 16.5 at d=100; K=6 220 -> 192 to 197 at d=784 (a block
+    of 3 MB). Eight classes, which fill the panels, were behind in a first
     version (6.71 against 6.34 ns per row at d=20) and stay on them. Where
     :func:`dot_score_tiles` chooses the features-in-lanes tiles (d >= 200),
-    :func:`block_scores` is not called; those were also ahead of these in
-    cache from d=100 on (K=3, d=200: 29.1 against 39.3 ns per row), but
-    their rule was set on whole evaluations against the panels, and has not
-    been measured again against these tiles. float32 keeps its tiles: these were mixed against the
-    classes-and-features tiles at d=20 (K=2 2.32 against 2.06, K=3 2.59
-    against 2.99, K=4 3.11 against 2.84 ns per row) and at K=3, d=50 (6.31
-    against 5.88), and against the class panels at K=5 and 6 level at d=20
-    (3.98 against 3.85, 4.30 against 4.63) and 10% to 16% ahead at d=100
-    and 300.
+    :func:`block_scores` is not called; those were also ahead of these in cache
+    from d=100 on (K=3, d=200: 29.1 against 39.3 ns per row), but whole
+    evaluations with X from memory (float64, 2 threads, best of 5 in three
+    rounds) were level or ahead here: K=3, d=200 loss+gradient 22.5 against
+    22.6 ms, loss 18.0 against 19.5 ms at 500,000 rows; K=5, d=784, loss 29.4
+    against 35.0 ms and loss+gradient 43.3 against 41.4 ms at 200,000 rows.
+    Their rule (d >= 200) stays as it was set against the panels. float32 keeps
+    its tiles: these were mixed against the classes-and-features tiles at d=20
+    (K=2 2.32 against 2.06, K=3 2.59 against 2.99, K=4 3.11 against 2.84 ns per
+    row) and at K=3, d=50 (6.31 against 5.88), and against the class panels at
+    K=5 and 6 level at d=20 (3.98 against 3.85, 4.30 against 4.63) and 10% to
+    16% ahead at d=100 and 300.
     """
     return REGISTER_UNITS == 2 and itemsize == 8 and 2 <= n_classes <= ROW_LANE_MAX_CLASSES
 
