@@ -45,6 +45,14 @@ SPARSE_PARTIALS_BYTES = 64 * 2**20
 
 #: Bounds on the number of rows in one block. Each gradient tile sums over
 #: the rows of a block in registers before it touches memory, so a block of
-#: very wide rows still gets at least MIN_ROW_BLOCK of them.
+#: very wide rows still gets at least MIN_ROW_BLOCK of them. Narrow rows get
+#: up to MAX_ROW_BLOCK: fewer blocks, fewer gradient stores, longer stretches
+#: of prefetch. One evaluation at 1,000,000 x 20, K=3, X from memory, two
+#: threads, three rounds, 512 -> 2048 rows (1632 in float64): loss+gradient
+#: 7.43, 7.49, 7.09 -> 7.25, 6.87, 6.78 ms (float64) and 4.09, 4.06, 4.08 ->
+#: 3.81, 3.88, 3.87 ms (float32); the loss alone level in float64, 3.01,
+#: 2.95, 3.04 -> 2.82, 2.82, 2.84 ms in float32. 1,000,000 x 50, K=5,
+#: float64, 512 -> 648 rows: 23.0, 18.4, 18.1 -> 19.0, 17.7, 17.7 ms.
+#: predict_proba level (1,000,000 x 20, K=3 and 1,000,000 x 100, K=10).
 MIN_ROW_BLOCK = 48
-MAX_ROW_BLOCK = 512
+MAX_ROW_BLOCK = 2048
