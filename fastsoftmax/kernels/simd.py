@@ -292,6 +292,16 @@ def _add_indices(builder, first, *terms):
     return first
 
 
+def _data_pointers(context, builder, array_types, values):
+    """The data pointers of the arrays ``values`` (Numba types ``array_types``)."""
+    return [context.make_array(t)(context, builder, v).data for t, v in zip(array_types, values)]
+
+
+def _index_constant(context):
+    """``const(value)``: an ``intp`` constant, for offsets and counts."""
+    return partial(ir.Constant, context.get_value_type(types.intp))
+
+
 def _fma(builder, a, b, c):
     fnty = ir.FunctionType(a.type, [a.type] * 3)
     fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.fma.{_suffix(a.type)}")
@@ -356,20 +366,16 @@ def make_tile(n_rows, units, store, masked_last=False, packed_tail=0):
         def codegen(context, builder, signature, args):
             a_arr, b_arr, c_arr, p_arr, span_value = args
             fields = _span_fields(context, builder, span_value, span, TileSpan)
-            a_data = context.make_array(A)(context, builder, a_arr).data
-            b_data = context.make_array(B)(context, builder, b_arr).data
-            c_data = context.make_array(C)(context, builder, c_arr).data
-            p_data = context.make_array(P)(context, builder, p_arr).data
-            intp = context.get_value_type(types.intp)
+            a_data, b_data, c_data, p_data = _data_pointers(
+                context, builder, (A, B, C, P), (a_arr, b_arr, c_arr, p_arr)
+            )
+            const = _index_constant(context)
             element = context.get_value_type(A.dtype)
             c_element = context.get_value_type(C.dtype)
             align = A.dtype.bitwidth // 8
             c_align = C.dtype.bitwidth // 8
             vector_types = [ir.VectorType(element, w) for w in widths]
             last = len(widths) - 1
-
-            def const(value):
-                return ir.Constant(intp, value)
 
             add = partial(_add_indices, builder)
 
@@ -710,14 +716,9 @@ def make_dot_tile(n_rows, n_classes):
         def codegen(context, builder, signature, args):
             x_arr, w_arr, s_arr, span_value = args
             fields = _span_fields(context, builder, span_value, span, DotSpan)
-            x_data = context.make_array(X)(context, builder, x_arr).data
-            w_data = context.make_array(W)(context, builder, w_arr).data
-            s_data = context.make_array(St)(context, builder, s_arr).data
-            intp = context.get_value_type(types.intp)
+            x_data, w_data, s_data = _data_pointers(context, builder, (X, W, St), (x_arr, w_arr, s_arr))
+            const = _index_constant(context)
             vector_type = ir.VectorType(context.get_value_type(X.dtype), lanes)
-
-            def const(value):
-                return ir.Constant(intp, value)
 
             at = partial(_add_indices, builder)
 
@@ -797,14 +798,9 @@ def make_row_lane_tile(n_classes):
         def codegen(context, builder, signature, args):
             x_arr, w_arr, s_arr, span_value = args
             fields = _span_fields(context, builder, span_value, span, RowLaneSpan)
-            x_data = context.make_array(X)(context, builder, x_arr).data
-            w_data = context.make_array(Wt)(context, builder, w_arr).data
-            s_data = context.make_array(St)(context, builder, s_arr).data
-            intp = context.get_value_type(types.intp)
+            x_data, w_data, s_data = _data_pointers(context, builder, (X, Wt, St), (x_arr, w_arr, s_arr))
+            const = _index_constant(context)
             vector_type = ir.VectorType(context.get_value_type(X.dtype), lanes)
-
-            def const(value):
-                return ir.Constant(intp, value)
 
             at = partial(_add_indices, builder)
 
@@ -1015,10 +1011,8 @@ def make_grouped_tile(n_rows, slots):
         def codegen(context, builder, signature, args):
             x_arr, w_arr, s_arr, span_value = args
             fields = _span_fields(context, builder, span_value, span, GroupSpan)
-            x_data = context.make_array(X)(context, builder, x_arr).data
-            w_data = context.make_array(W)(context, builder, w_arr).data
-            s_data = context.make_array(St)(context, builder, s_arr).data
-            intp = context.get_value_type(types.intp)
+            x_data, w_data, s_data = _data_pointers(context, builder, (X, W, St), (x_arr, w_arr, s_arr))
+            const = _index_constant(context)
             element = context.get_value_type(X.dtype)
             vector_type = ir.VectorType(element, lanes)
             chunk_type = ir.VectorType(element, group)
@@ -1027,9 +1021,6 @@ def make_grouped_tile(n_rows, slots):
             # The tile's rows are contiguous: one chunk step of all of them
             # covers this many lines of X.
             lines_per_step = max(1, n_rows * group * itemsize // _LINE_BYTES)
-
-            def const(value):
-                return ir.Constant(intp, value)
 
             at = partial(_add_indices, builder)
 
@@ -1161,16 +1152,13 @@ def make_row_writer(n_rows, padded, combine="scale_rows"):
         def codegen(context, builder, signature, args):
             s_arr, scale_arr, out_arr, span_value = args
             fields = _span_fields(context, builder, span_value, span, RowSpan)
-            s_data = context.make_array(S)(context, builder, s_arr).data
-            scale_data = context.make_array(scale)(context, builder, scale_arr).data
-            out_data = context.make_array(out)(context, builder, out_arr).data
-            intp = context.get_value_type(types.intp)
+            s_data, scale_data, out_data = _data_pointers(
+                context, builder, (S, scale, out), (s_arr, scale_arr, out_arr)
+            )
+            const = _index_constant(context)
             element = context.get_value_type(S.dtype)
             align = S.dtype.bitwidth // 8
             rows_type = ir.VectorType(element, n_rows)
-
-            def const(value):
-                return ir.Constant(intp, value)
 
             n_classes = fields["n_classes"]
             row_mask = _lane_mask(builder, n_classes, padded)
