@@ -1009,8 +1009,8 @@ def _gradient_factors(St, n_rows, n_classes, labels, targets, smoothing, weights
 #: rows in cache, one thread, ns per row, two alternating rounds (AMD Zen 4):
 #: K=3 5.72, 6.28 -> 4.82, 4.95 (float64), 3.27, 3.14 -> 2.93, 3.35
 #: (float32); K=2 4.85, 4.64 -> 3.93, 4.08 and 2.58, 2.49 -> 2.25, 2.40. The
-#: loss alone, where the exponentials and the logarithm set the pace, is
-#: level. At four classes LLVM no longer unrolls the loops over the classes
+#: loss alone, where the exponentials and the logarithm set the pace, gained
+#: nothing (level in float64, slower in float32 in those rounds). At four classes LLVM no longer unrolls the loops over the classes
 #: and the pass is not vectorised.
 ONE_PASS_MAX_CLASSES = 3
 
