@@ -38,6 +38,7 @@ from numba import njit, prange
 
 from ._config import JIT_OPTIONS
 from ._partition import range_bounds
+from ._precision import for_precision
 from .elementary import exp_flush_tiny, fast_exp, log_at_least_one
 from .simd import (
     REGISTER_UNITS, UNIT_BYTES, DotSpan, GroupSpan, RowLaneSpan, RowSpan, TileSpan, grouped_slots,
@@ -204,6 +205,10 @@ def _packed_tiles(units, tail, X, Wt, St, span):
             _P32(X, Wt, St, X, span)
 
 
+#: The packed tiles serve float32 only (``block_scores``).
+_float32_packed_tiles = for_precision(4, _packed_tiles, array_arg=2)
+
+
 @njit(cache=True, **JIT_OPTIONS)
 def _score_tiles(units, many, X, Wt, St, span):
     """A column of score tiles of ``units`` units: ``SCORE_ROWS`` rows each
@@ -296,6 +301,10 @@ def _row_lane_scores(X, b0, n_rows, Wt, St, n_classes):
         _L6(X, Wt, St, span)
 
 
+#: The rows-in-lanes tiles serve float64 only (``row_lane_score_tiles``).
+_float64_row_lane_scores = for_precision(8, _row_lane_scores)
+
+
 @njit(cache=True, **JIT_OPTIONS)
 def block_scores(X, b0, n_rows, Wt, St, n_classes):
     """``St[k, i] = X[b0 + i] @ Wt[:, k]`` for ``i < n_rows``, ``k < n_classes``.
@@ -315,7 +324,7 @@ def block_scores(X, b0, n_rows, Wt, St, n_classes):
     n_classes : int
     """
     if row_lane_score_tiles(n_classes, X.itemsize):
-        _row_lane_scores(X, b0, n_rows, Wt, St, n_classes)
+        _float64_row_lane_scores(X, b0, n_rows, Wt, St, n_classes)
         return
     d = X.shape[1]
     kp = Wt.shape[1]
@@ -347,7 +356,7 @@ def block_scores(X, b0, n_rows, Wt, St, n_classes):
             -(-rows_per_tile * d * X.itemsize // _LINE) if k0 == 0 else 0,
         )
         if tail:
-            _packed_tiles(units, tail, X, Wt, St, span)
+            _float32_packed_tiles(units, tail, X, Wt, St, span)
         else:
             _score_tiles(units, True, X, Wt, St, span)
         if full < n_rows:
