@@ -663,70 +663,78 @@ _G10_MAIN, _G10_ONE, _G10_TWO = (make_tile(10, _FULL, "add"), make_tile(10, (_U,
 _G12_MAIN, _G12_ONE, _G12_TWO = (make_tile(12, _FULL, "add"), make_tile(12, (_U,), "add", True), make_tile(12, _FULL, "add", True))
 
 
+# Full panels and the masked rest are two functions, not one with a ``kind``
+# argument: the call for full panels passes a constant kind, which Numba would
+# compile as a second specialisation holding every tile again.
 @njit(cache=True, **JIT_OPTIONS)
-def _gradient_tiles(class_tile, kind, St, X, G, span):
-    """A row of gradient tiles of ``class_tile`` classes; ``kind`` 0 is full
-    panels, 1 and 2 the masked last one or two registers, 3 the masked last
-    three (up to ``WIDE_GRADIENT_MAX_CLASSES`` classes)."""
+def _gradient_main_tiles(class_tile, St, X, G, span):
+    """A row of gradient tiles of ``class_tile`` classes over full panels."""
     if class_tile == 2:
-        if kind == 0:
-            _G2_MAIN(St, X, G, X, span)
-        elif kind == 1:
+        _G2_MAIN(St, X, G, X, span)
+    elif class_tile == 3:
+        _G3_MAIN(St, X, G, X, span)
+    elif class_tile == 4:
+        _G4_MAIN(St, X, G, X, span)
+    elif class_tile == 5:
+        _G5_MAIN(St, X, G, X, span)
+    elif class_tile == 6:
+        _G6_MAIN(St, X, G, X, span)
+    elif class_tile == 8:
+        _G8_MAIN(St, X, G, X, span)
+    elif class_tile == 10:
+        _G10_MAIN(St, X, G, X, span)
+    else:
+        _G12_MAIN(St, X, G, X, span)
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def _gradient_rest_tiles(class_tile, kind, St, X, G, span):
+    """The tile of ``class_tile`` classes over the last features: ``kind`` 1
+    and 2 are the masked last one or two registers, 3 the masked last three
+    (up to ``WIDE_GRADIENT_MAX_CLASSES`` classes)."""
+    if class_tile == 2:
+        if kind == 1:
             _G2_ONE(St, X, G, X, span)
         elif kind == 2:
             _G2_TWO(St, X, G, X, span)
         else:
             _G2_WIDE(St, X, G, X, span)
     elif class_tile == 3:
-        if kind == 0:
-            _G3_MAIN(St, X, G, X, span)
-        elif kind == 1:
+        if kind == 1:
             _G3_ONE(St, X, G, X, span)
         elif kind == 2:
             _G3_TWO(St, X, G, X, span)
         else:
             _G3_WIDE(St, X, G, X, span)
     elif class_tile == 4:
-        if kind == 0:
-            _G4_MAIN(St, X, G, X, span)
-        elif kind == 1:
+        if kind == 1:
             _G4_ONE(St, X, G, X, span)
         elif kind == 2:
             _G4_TWO(St, X, G, X, span)
         else:
             _G4_WIDE(St, X, G, X, span)
     elif class_tile == 5:
-        if kind == 0:
-            _G5_MAIN(St, X, G, X, span)
-        elif kind == 1:
+        if kind == 1:
             _G5_ONE(St, X, G, X, span)
         else:
             _G5_TWO(St, X, G, X, span)
     elif class_tile == 6:
-        if kind == 0:
-            _G6_MAIN(St, X, G, X, span)
-        elif kind == 1:
+        if kind == 1:
             _G6_ONE(St, X, G, X, span)
         else:
             _G6_TWO(St, X, G, X, span)
     elif class_tile == 8:
-        if kind == 0:
-            _G8_MAIN(St, X, G, X, span)
-        elif kind == 1:
+        if kind == 1:
             _G8_ONE(St, X, G, X, span)
         else:
             _G8_TWO(St, X, G, X, span)
     elif class_tile == 10:
-        if kind == 0:
-            _G10_MAIN(St, X, G, X, span)
-        elif kind == 1:
+        if kind == 1:
             _G10_ONE(St, X, G, X, span)
         else:
             _G10_TWO(St, X, G, X, span)
     else:
-        if kind == 0:
-            _G12_MAIN(St, X, G, X, span)
-        elif kind == 1:
+        if kind == 1:
             _G12_ONE(St, X, G, X, span)
         else:
             _G12_TWO(St, X, G, X, span)
@@ -796,7 +804,7 @@ def block_gradient(St, X, b0, n_rows, class_tile, G, next_rows):
             n_rows, n_panels, panel,
             pf_off, n_rows * line, pf_lines,
         )
-        _gradient_tiles(class_tile, 0, St, X, G, span)
+        _gradient_main_tiles(class_tile, St, X, G, span)
         if pf_lines > 0:
             pf_off += n_panels * n_rows * line
             pf_left -= n_panels * n_rows
@@ -811,7 +819,7 @@ def block_gradient(St, X, b0, n_rows, class_tile, G, next_rows):
             if last_prefetches and pf_lines > 0:
                 pf_off += n_rows * line
                 pf_left -= n_rows
-            _gradient_tiles(class_tile, 3 if wide else 2 if rest > reg else 1, St, X, G, span)
+            _gradient_rest_tiles(class_tile, 3 if wide else 2 if rest > reg else 1, St, X, G, span)
 
 
 # -- softmax on class-major scores -------------------------------------------
