@@ -86,12 +86,12 @@ capped at 10 iterations: both libraries allocate their working memory in the
 first evaluations, and a full fit at this size takes minutes. Targets: at
 most 200 MiB at 100,000 rows, and at most 10% more at twice the rows."""),
     "startup": ("Start-up", startup_suite, """\
-Each line is measured in fresh processes: `import fastsoftmax` against
-importing numpy, scipy, numba and sklearn.base alone (best of 5), with the
-package's bytecode written first, as installing it does; the first
-fit (20,000 x 100, 10 classes) and `predict_proba` of a process against the
-second, with the compiled kernels in Numba's cache ("warm") and with an empty
-cache ("cold compile")."""),
+Each line is measured in fresh processes: `import fastsoftmax` after
+importing numpy, scipy, numba and sklearn.base, timed inside the process
+(best of 5), with the package's bytecode written first, as installing it
+does; the first fit (20,000 x 100, 10 classes) and `predict_proba` of a
+process against the second, with the compiled kernels in Numba's cache
+("warm") and with an empty cache ("cold compile")."""),
     "penalties": ("Sparse models beside saga", penalties_suite, """\
 200,000 x 100, 10 classes, half of the true coefficients zero, C = 0.01, best
 of two fits each, 2 threads. Objectives are computed for every model by one NumPy
