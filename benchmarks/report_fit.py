@@ -174,22 +174,13 @@ def memory_suite(machine, quick=False):
 
 def startup_suite(machine, quick=False):
     """Import time, the first fit with a warm cache, and the cold compile."""
-    # Timed inside each fresh process, after the dependencies: the wall time
-    # of whole processes (about 1.5 s here) varies by more than the import.
-    code = (
-        "import time; import numpy, scipy, numba, sklearn.base; "
-        "start = time.perf_counter(); import fastsoftmax; "
-        "print(time.perf_counter() - start)"
-    )
     # Installed packages import from bytecode (pip writes it at install time);
     # with PYTHONDONTWRITEBYTECODE set, a source checkout would be compiled to
     # bytecode on every import and the timing would be of that compile.
     compileall.compile_dir(Path(fastsoftmax.__file__).parent, quiet=1)
-    import_cost = min(
-        float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                             text=True).stdout.split()[-1])
-        for _ in range(5)
-    )
+    # Timed inside each fresh process, after the dependencies: the wall time
+    # of whole processes (about 1.5 s here) varies by more than the import.
+    import_cost = min(_probe("import")["seconds"] for _ in range(5))
     rows = [["import fastsoftmax beyond its dependencies", seconds(import_cost), "0.3 s"]]
     _probe("first-fit")  # make sure the cache is warm
     warm = _probe("first-fit")

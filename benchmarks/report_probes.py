@@ -8,6 +8,9 @@ resident memory (``/proc/self/clear_refs``), fits, and reports the peak
 resident memory beyond what the process held after loading the data (the
 imports and X itself), from ``VmHWM`` in ``/proc/self/status``.
 
+``import``: imports numpy, scipy, numba and sklearn.base, then times
+``import fastsoftmax`` alone.
+
 ``first-fit``: imports fastsoftmax, fits a small problem twice and reports
 both times; the difference is what a first fit costs beyond the fit's own
 work (loading or compiling the kernels). Run it with ``NUMBA_CACHE_DIR``
@@ -15,6 +18,7 @@ pointing at an empty directory to measure the cold compile.
 """
 
 import argparse
+import importlib
 import json
 import time
 import warnings
@@ -59,6 +63,14 @@ def memory_probe(impl, data_path, max_iter):
     )
 
 
+def import_probe():
+    for dependency in ("numpy", "scipy", "numba", "sklearn.base"):
+        importlib.import_module(dependency)
+    start = time.perf_counter()
+    importlib.import_module("fastsoftmax")
+    return dict(seconds=time.perf_counter() - start)
+
+
 def first_fit_probe(n_samples, n_features, n_classes, dtype):
     import numpy as np
 
@@ -85,12 +97,15 @@ def main():
     memory.add_argument("impl", choices=["fastsoftmax", "sklearn"])
     memory.add_argument("data")
     memory.add_argument("--max-iter", type=int, default=10)
+    sub.add_parser("import")
     first = sub.add_parser("first-fit")
     first.add_argument("--shape", default="20000x100x10")
     first.add_argument("--dtype", default="float64")
     args = parser.parse_args()
     if args.probe == "memory":
         result = memory_probe(args.impl, args.data, args.max_iter)
+    elif args.probe == "import":
+        result = import_probe()
     else:
         n, d, k = (int(v) for v in args.shape.split("x"))
         result = first_fit_probe(n, d, k, args.dtype)
