@@ -519,8 +519,10 @@ def test_label_weight_totals_match_bincount_per_range():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("class_tile", GRADIENT_CLASS_TILES)
 # Feature counts that reach every kind of tile in both precisions: full
-# panels, the masked last one, two or three registers (28: two in float64).
-@pytest.mark.parametrize("n_features", [5, 16, 19, 28, 37])
+# panels, the masked last one, two or three registers (28: two in float64;
+# 64: full panels in float32 for the class tiles that take the last panel
+# into three registers).
+@pytest.mark.parametrize("n_features", [5, 16, 19, 28, 37, 64])
 def test_every_gradient_class_tile_matches_numpy(dtype, class_tile, n_features):
     # The class counts of the other tests choose only some tiles; here each
     # tile runs over several tiles' worth of classes with zero padding rows.
