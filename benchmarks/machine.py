@@ -45,6 +45,20 @@ def _best_time(function, repeats):
     return best
 
 
+def read_seconds(values, n_threads=2):
+    """Seconds of one parallel read (a sum) of the C-contiguous array ``values``,
+    on ``n_threads`` Numba threads: the memory floor of any pass over it."""
+    flat = values.reshape(-1)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n_threads)
+    try:
+        start = time.perf_counter()
+        _parallel_sum(flat)
+        return time.perf_counter() - start
+    finally:
+        numba.set_num_threads(previous)
+
+
 def read_bandwidth(n_bytes=1_600_000_000, n_threads=2, repeats=5):
     """Read bandwidth in GB/s: a parallel sum over a float64 array, best of ``repeats``.
 

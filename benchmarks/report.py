@@ -52,10 +52,15 @@ the measured time over it; the target is at most 1.5. Both libraries compute
 the regularised loss and its gradient at the same parameters, each prepared
 once for the data (scikit-learn's `LinearModelLoss`, fastsoftmax's
 `SoftmaxLoss(check_finite=False)`), on 2 threads; the minimum over several
-runs is shown."""),
+runs is shown. The host's read bandwidth moves within a run (15 measurements
+20 s apart on an idle machine gave 27.6 to 55.2 GB/s), so "read of X beside"
+times a parallel read of X itself before every timed call, and "x bound
+beside" takes the bound's memory part from it (its compute part as before).
+"within 1.5x" judges the bound from the start of the run. (In a `--quick`
+run the smaller X may sit in cache, and its read with it.)"""),
     "threads": ("Threads", threads_suite, """\
 The same evaluation with `n_threads=1` and `n_threads=2` (target: at least
-1.8x faster on two)."""),
+1.8x faster on two), the two taking turns call by call; best of each."""),
     "predict": ("predict_proba", predict_suite, """\
 `predict_proba` must read X, write the n x K probabilities and do `2*n*d*K`
 flops: its bound is `max((bytes of X + bytes of the output) / bandwidth,
@@ -64,7 +69,10 @@ the same parameters (the last column is their largest difference). "Into a
 written output" times the same prediction writing into an array written
 before, so without the page faults of a fresh output: on this virtual
 machine a parallel first touch of fresh pages costs from about 3 ms to
-40 ms per 40 MB depending on the host's memory state (docs below)."""),
+40 ms per 40 MB depending on the host's memory state (docs below). "x bound
+beside" is the time as called over the bound whose memory part comes from a
+read of X timed before every call, scaled to the bytes of X and the output
+(see the kernel section)."""),
     "fit": ("Fit of the target problem", fit_suite, """\
 L2 fit (C=1, tol=1e-4, max_iter=1000, 2 threads; best of two fits) of 1,000,000 x 100 rows with
 10 classes: X standard normal, y the arg-max of `X W* + Gumbel noise` with
@@ -120,6 +128,27 @@ memory). Not in the default run: scikit-learn takes several minutes."""),
 
 #: Suites a plain run does (``--suites all`` adds the long ``textfit``).
 DEFAULT_SUITES = [name for name in SUITES if name != "textfit"]
+
+
+def cpu_ticks():
+    """(stolen, total) CPU ticks of every core since boot, from /proc/stat, or
+    None where it is missing: time the hypervisor gave to other guests shows
+    up as stolen on a virtual machine."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal (guest time is in user)
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
+def stolen_share(before, after):
+    """Text for the share of CPU time stolen between two :func:`cpu_ticks`."""
+    if before is None or after is None or after[1] == before[1]:
+        return ""
+    share = (after[0] - before[0]) / (after[1] - before[1])
+    return f"; {100 * share:.1f}% of the CPU time stolen by the host"
 
 
 def machine_description():
@@ -226,9 +255,10 @@ def main():
     for name in names:
         title, suite, intro = SUITES[name]
         print(f"running {name} ...", flush=True)
-        start = time.perf_counter()
+        start, ticks = time.perf_counter(), cpu_ticks()
         text, data = suite(machine, quick=args.quick)
         elapsed = time.perf_counter() - start
+        stolen = stolen_share(ticks, cpu_ticks())
         figure = ""
         if name in PLOTS and data:
             filename, plot = PLOTS[name]
@@ -236,7 +266,7 @@ def main():
             figure = f"\n\n![{title}](img/{filename})"
         sections[name] = (
             f"## {title}\n\n{intro}\n\n{text}{figure}\n\n"
-            f"_Suite `{name}`, run {time.strftime('%Y-%m-%d')} in {elapsed:.0f} s"
+            f"_Suite `{name}`, run {time.strftime('%Y-%m-%d')} in {elapsed:.0f} s{stolen}"
             f"{' (quick run: a tenth of the rows)' if args.quick else ''}; {rates}._"
         )
         print(text, flush=True)
