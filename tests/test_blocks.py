@@ -19,6 +19,7 @@ from fastsoftmax.kernels.blocks import (
     GRADIENT_CLASS_TILES,
     GROUPED_MAX_CLASSES,
     GROUPED_ROWS,
+    LOG_PRODUCT_ROWS,
     ONE_PASS_MAX_CLASSES,
     ROW_LANE_MAX_CLASSES,
     block_argmax,
@@ -451,6 +452,47 @@ def test_softmax_loss_of_extreme_scores(dtype, n_classes, with_intercept, weight
     # The label's part of each row is left to the caller (label_weight_totals).
     expected_icpt = factors.sum(axis=0) + np.bincount(labels, weights=s, minlength=n_classes)
     assert_allclose(icpt, expected_icpt, rtol=10 * tol, atol=10 * tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize(
+    "n_rows", [LOG_PRODUCT_ROWS - 1, LOG_PRODUCT_ROWS, LOG_PRODUCT_ROWS + 1, 4 * LOG_PRODUCT_ROWS]
+)
+def test_one_pass_loss_over_groups_of_rows(dtype, n_classes, n_rows):
+    """Without weights, the one-pass loss of two or three classes takes one
+    logarithm per ``LOG_PRODUCT_ROWS`` rows, of the product of their sums of
+    exponentials. The largest product (every score of a row equal, so that
+    each sum is ``n_classes``) stays finite; whole and partial groups add up
+    to the NumPy loss; a NaN score makes the loss NaN."""
+    assert n_classes ** LOG_PRODUCT_ROWS < np.finfo(np.float64).max
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, n_classes, n_rows)
+    Z = rng.standard_normal((n_rows, n_classes)) * 3
+    Z[: LOG_PRODUCT_ROWS - 1] = 0.75  # the first group's sums all at their largest
+    Z = Z.astype(dtype)
+    St = np.zeros((n_classes, n_rows + 3), dtype)
+    St[:, :n_rows] = Z.T
+    buffers = np.empty((4, St.shape[1]), dtype)
+    no_soft, no_weight = np.empty((0, n_classes), dtype), np.empty(0, dtype)
+    icpt = np.zeros(n_classes)
+    loss = block_softmax_loss(
+        St, n_rows, n_classes, np.empty(0, dtype), 0, y, no_soft, 0.0, no_weight, buffers,
+        True, icpt,
+    )
+    Zr = Z.astype(np.float64)
+    expected_loss = -np.sum(ref.log_softmax(Zr)[np.arange(n_rows), y])
+    assert loss == pytest.approx(expected_loss, rel=TOL[dtype])
+    factors = ref.softmax(Zr) - np.eye(n_classes)[y]
+    assert_allclose(St[:, :n_rows], factors.T, rtol=10 * TOL[dtype], atol=TOL[dtype])
+
+    St[:, :n_rows] = Z.T
+    St[1, n_rows - 1] = np.nan
+    loss = block_softmax_loss(
+        St, n_rows, n_classes, np.empty(0, dtype), 0, y, no_soft, 0.0, no_weight, buffers,
+        False, icpt[:0],
+    )
+    assert np.isnan(loss)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

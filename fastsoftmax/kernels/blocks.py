@@ -1066,6 +1066,65 @@ def _one_pass_hard_labels(St, n_rows, n_classes, intercept, labels, weights):
     return loss
 
 
+#: Rows whose sums of exponentials are multiplied before one logarithm is
+#: taken, in :func:`_one_pass_by_groups`. Each sum lies in [1, n_classes]
+#: with at most ``ONE_PASS_MAX_CLASSES`` = 3 classes, and 3**512 = 1.9e244
+#: is a finite float64.
+LOG_PRODUCT_ROWS = 512
+
+
+@njit(inline="always", cache=True, **JIT_OPTIONS)
+def _one_pass_unweighted_rows(St, start, stop, n_classes, intercept, labels):
+    """:func:`_one_pass_hard_labels` without sample weights over the rows
+    ``start`` to ``stop``, returning the sum of the margins ``max_i -
+    z_i,label`` and the product of the sums of exponentials (whose logarithm
+    is the sum of theirs) instead of the loss."""
+    has_intercept = intercept.shape[0] > 0
+    one = St.dtype.type(1)
+    zero = St.dtype.type(0)
+    margins = 0.0
+    product = 1.0
+    # Unsigned indices: with signed ones from a start other than 0, LLVM
+    # did not vectorise this loop.
+    for i in range(np.uint64(start), np.uint64(stop)):
+        label = labels[i]
+        row_max = St[0, i] + (intercept[0] if has_intercept else zero)
+        label_score = row_max
+        for k in range(1, n_classes):
+            score = St[k, i] + (intercept[k] if has_intercept else zero)
+            row_max = max(row_max, score)
+            label_score = score if label == k else label_score
+        row_sum = zero
+        for k in range(n_classes):
+            score = St[k, i] + (intercept[k] if has_intercept else zero)
+            e = exp_flush_tiny(score - row_max)
+            St[k, i] = e
+            row_sum += e
+        margins += float(row_max - label_score)
+        product *= float(row_sum)
+        scale = one / row_sum
+        for k in range(n_classes):
+            St[k, i] *= scale
+    return margins, product
+
+
+@njit(inline="always", cache=True, **JIT_OPTIONS)
+def _one_pass_by_groups(St, n_rows, n_classes, intercept, labels):
+    """:func:`_one_pass_hard_labels` without sample weights, with one
+    logarithm per ``LOG_PRODUCT_ROWS`` rows (of the product of their sums
+    of exponentials) instead of one, with its division, per row.
+
+    ``n_classes`` must be a constant where this is inlined."""
+    loss = 0.0
+    for start in range(0, n_rows, LOG_PRODUCT_ROWS):
+        margins, product = _one_pass_unweighted_rows(
+            St, start, min(start + LOG_PRODUCT_ROWS, n_rows), n_classes, intercept, labels,
+        )
+        # product is NaN for NaN scores, as a row's logarithm would be.
+        loss += margins + log_at_least_one(product)
+    return loss
+
+
 @njit(cache=True, **JIT_OPTIONS)
 def _intercept_sums_and_labels(St, n_rows, n_classes, labels, weights, icpt):
     """``icpt[k] += sum_i St[k, i]``, then ``St[label_i, i] -= s_i``."""
@@ -1092,10 +1151,15 @@ def _softmax_loss_few_classes(St, n_rows, n_classes, intercept, labels, weights,
     loss then has the same bits as with ``gradient``, which line searches
     that compare the two rely on."""
     use_full_vector_width()
-    if n_classes == 2:
-        loss = _one_pass_hard_labels(St, n_rows, 2, intercept, labels, weights)
+    if weights.shape[0] > 0:
+        if n_classes == 2:
+            loss = _one_pass_hard_labels(St, n_rows, 2, intercept, labels, weights)
+        else:
+            loss = _one_pass_hard_labels(St, n_rows, 3, intercept, labels, weights)
+    elif n_classes == 2:
+        loss = _one_pass_by_groups(St, n_rows, 2, intercept, labels)
     else:
-        loss = _one_pass_hard_labels(St, n_rows, 3, intercept, labels, weights)
+        loss = _one_pass_by_groups(St, n_rows, 3, intercept, labels)
     if gradient:
         _intercept_sums_and_labels(St, n_rows, n_classes, labels, weights, icpt)
     return loss
