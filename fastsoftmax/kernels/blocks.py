@@ -1085,7 +1085,10 @@ def _one_pass_unweighted_rows(St, start, stop, n_classes, intercept, labels):
     margins = 0.0
     product = 1.0
     # Unsigned indices: with signed ones from a start other than 0, LLVM
-    # did not vectorise this loop.
+    # did not vectorise this loop. Its first lines repeat those of
+    # _one_pass_hard_labels: the same lines as an inlined function returning
+    # the margin and the sum were not vectorised either (K=3, float64 21 ns
+    # per row instead of 5).
     for i in range(np.uint64(start), np.uint64(stop)):
         label = labels[i]
         row_max = St[0, i] + (intercept[0] if has_intercept else zero)
