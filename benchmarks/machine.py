@@ -77,13 +77,8 @@ def read_bandwidth(n_bytes=1_600_000_000, n_threads=2, repeats=5):
     """
     # np.full writes every page, so page faults stay out of the timed reads.
     values = np.full(n_bytes // 8, 1.0)
-    previous = numba.get_num_threads()
-    numba.set_num_threads(n_threads)
-    try:
-        _parallel_sum(values[:1000])  # compile outside the timed region
-        seconds = _best_time(lambda: _parallel_sum(values), repeats)
-    finally:
-        numba.set_num_threads(previous)
+    read_seconds(values[:1000], n_threads)  # compile outside the timed reads
+    seconds = min(read_seconds(values, n_threads) for _ in range(repeats))
     return values.nbytes / seconds / 1e9
 
 
@@ -112,7 +107,7 @@ def gemm_rate(dtype, size=4000, n_threads=2, repeats=3):
     return 2 * size**3 / seconds / 1e9
 
 
-def roofline_seconds(n_samples, n_features, n_classes, itemsize, machine):
+def roofline_seconds(n_samples, n_features, n_classes, itemsize, machine, read=None):
     """Lower bound on the time of one loss+gradient evaluation.
 
     Parameters
@@ -122,6 +117,10 @@ def roofline_seconds(n_samples, n_features, n_classes, itemsize, machine):
         Bytes per element of X: 8 for float64, 4 for float32.
     machine : dict
         As returned by :func:`measure_machine`.
+    read : float, optional
+        Seconds of a read of X measured beside the evaluation
+        (:func:`read_seconds`), to use as the memory part in place of
+        ``bytes / bandwidth``.
 
     Returns
     -------
@@ -132,10 +131,8 @@ def roofline_seconds(n_samples, n_features, n_classes, itemsize, machine):
     dtype_name = {8: "float64", 4: "float32"}[itemsize]
     bytes_read = n_samples * n_features * itemsize
     flops = 4 * n_samples * n_features * n_classes
-    return max(
-        bytes_read / (machine["read_bandwidth_GB_s"] * 1e9),
-        flops / (machine[f"gemm_GFLOP_s_{dtype_name}"] * 1e9),
-    )
+    memory = bytes_read / (machine["read_bandwidth_GB_s"] * 1e9) if read is None else read
+    return max(memory, flops / (machine[f"gemm_GFLOP_s_{dtype_name}"] * 1e9))
 
 
 def measure_machine(n_threads=2):

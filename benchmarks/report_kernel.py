@@ -90,9 +90,7 @@ def kernel_suite(machine, quick=False):
             # and at least three timed ones.
             theirs()
             t_theirs, loss_theirs = best_time(theirs, _their_repeats(repeats))
-        # The same bound with the memory part from the reads of X beside the calls.
-        compute = 4 * n * d * k / (machine[f"gemm_GFLOP_s_{dtype}"] * 1e9)
-        bound_beside = max(t_read, compute)
+        bound_beside = roofline_seconds(n, d, k, X.itemsize, machine, read=t_read)
         rows.append([
             f"{n:,} x {d}, K={k}", dtype, seconds(bound),
             seconds(t_ours), f"{t_ours / bound:.2f}", "yes" if t_ours <= 1.5 * bound else "**no**",
