@@ -1033,14 +1033,13 @@ ONE_PASS_MAX_CLASSES = 3
 
 
 @njit(inline="always", cache=True, **JIT_OPTIONS)
-def _one_pass_hard_labels(St, n_rows, n_classes, intercept, labels, weights):
-    """Loss of hard labels and ``St[k, i] = s_i softmax_ik``, one row at a time.
+def _one_pass_weighted(St, n_rows, n_classes, intercept, labels, weights):
+    """Loss of hard labels with sample weights ``s_i`` and ``St[k, i] = s_i
+    softmax_ik``, one row at a time (without weights: :func:`_one_pass_by_groups`).
 
     ``n_classes`` must be a constant where this is inlined: LLVM then unrolls
     the loops over the classes and vectorises the loop over the rows."""
-    weighted = weights.shape[0] > 0
     has_intercept = intercept.shape[0] > 0
-    one = St.dtype.type(1)
     zero = St.dtype.type(0)
     loss = 0.0
     for i in range(n_rows):
@@ -1058,7 +1057,7 @@ def _one_pass_hard_labels(St, n_rows, n_classes, intercept, labels, weights):
             e = exp_flush_tiny(score - row_max)
             St[k, i] = e
             row_sum += e
-        w = weights[i] if weighted else one
+        w = weights[i]
         loss += float(w * ((row_max - label_score) + log_at_least_one(row_sum)))
         scale = w / row_sum
         for k in range(n_classes):
@@ -1075,7 +1074,7 @@ LOG_PRODUCT_ROWS = 512
 
 @njit(inline="always", cache=True, **JIT_OPTIONS)
 def _one_pass_unweighted_rows(St, start, stop, n_classes, intercept, labels):
-    """:func:`_one_pass_hard_labels` without sample weights over the rows
+    """:func:`_one_pass_weighted` without sample weights over the rows
     ``start`` to ``stop``, returning the sum of the margins ``max_i -
     z_i,label`` and the product of the sums of exponentials (whose logarithm
     is the sum of theirs) instead of the loss."""
@@ -1086,9 +1085,9 @@ def _one_pass_unweighted_rows(St, start, stop, n_classes, intercept, labels):
     product = 1.0
     # Unsigned indices: with signed ones from a start other than 0, LLVM
     # did not vectorise this loop. Its first lines repeat those of
-    # _one_pass_hard_labels: the same lines as an inlined function returning
-    # the margin and the sum were not vectorised either (K=3, float64 21 ns
-    # per row instead of 5).
+    # _one_pass_weighted: the same lines as an inlined function returning the
+    # margin and the sum were not vectorised either (K=3, one block in cache,
+    # float64 21 to 22 ns per row instead of about 5).
     for i in range(np.uint64(start), np.uint64(stop)):
         label = labels[i]
         row_max = St[0, i] + (intercept[0] if has_intercept else zero)
@@ -1113,7 +1112,7 @@ def _one_pass_unweighted_rows(St, start, stop, n_classes, intercept, labels):
 
 @njit(inline="always", cache=True, **JIT_OPTIONS)
 def _one_pass_by_groups(St, n_rows, n_classes, intercept, labels):
-    """:func:`_one_pass_hard_labels` without sample weights, with one
+    """:func:`_one_pass_weighted` without sample weights, with one
     logarithm per ``LOG_PRODUCT_ROWS`` rows (of the product of their sums
     of exponentials) instead of one, with its division, per row.
 
@@ -1156,9 +1155,9 @@ def _softmax_loss_few_classes(St, n_rows, n_classes, intercept, labels, weights,
     use_full_vector_width()
     if weights.shape[0] > 0:
         if n_classes == 2:
-            loss = _one_pass_hard_labels(St, n_rows, 2, intercept, labels, weights)
+            loss = _one_pass_weighted(St, n_rows, 2, intercept, labels, weights)
         else:
-            loss = _one_pass_hard_labels(St, n_rows, 3, intercept, labels, weights)
+            loss = _one_pass_weighted(St, n_rows, 3, intercept, labels, weights)
     elif n_classes == 2:
         loss = _one_pass_by_groups(St, n_rows, 2, intercept, labels)
     else:
