@@ -21,7 +21,7 @@ from fastsoftmax.kernels.blocks import (
     GROUPED_ROWS,
     LOG_PRODUCT_ROWS,
     ONE_PASS_MAX_CLASSES,
-    ROW_LANE_MAX_CLASSES,
+    ROW_LANE_CLASSES,
     block_argmax,
     block_dot_scores,
     block_gradient,
@@ -131,13 +131,13 @@ def test_wide_score_panels_rule():
     assert not wide_score_panels(784, 10, 4) and not wide_score_panels(784, 10, 8)
 
 
-@pytest.mark.parametrize("n_classes", [2, 3, 4, 6, 7])
+@pytest.mark.parametrize("n_classes", [2, 3, 4, 6, 7, 9, 10, 11, 12])
 @pytest.mark.parametrize("n_features", [1, 7, 8, 9, 20, 40])
 @pytest.mark.parametrize("n_rows", [1, 7, 8, 9, 17])
 def test_row_lane_scores_match_numpy(n_classes, n_features, n_rows):
-    # float64 rows in the lanes (2 to 6 classes): whole tiles of 8 rows and
-    # a last one of fewer, whole chunks of 8 features and a masked tail; 7
-    # classes take the class panels.
+    # float64 rows in the lanes (ROW_LANE_CLASSES): whole tiles of 8 rows
+    # and a last one of fewer, whole chunks of 8 features and a masked tail;
+    # 7 and 12 classes take the class panels.
     X, Wt, St, _, Z = _setup(np.float64, n_classes, n_features, n_rows)
     St[:] = 7.0
     block_scores(X, B0, n_rows, Wt, St, n_classes)
@@ -161,10 +161,11 @@ def test_row_lane_scores_of_a_row_do_not_depend_on_its_tile():
 
 def test_row_lane_score_tiles_rule():
     assert not row_lane_score_tiles(3, 4)  # float32 keeps its tiles
-    assert not row_lane_score_tiles(1, 8)
-    assert not row_lane_score_tiles(ROW_LANE_MAX_CLASSES + 1, 8)
-    for n_classes in range(2, ROW_LANE_MAX_CLASSES + 1):
-        assert row_lane_score_tiles(n_classes, 8) == (REGISTER_UNITS == 2)
+    for n_classes in range(1, 40):
+        expected = REGISTER_UNITS == 2 and n_classes in ROW_LANE_CLASSES
+        assert row_lane_score_tiles(n_classes, 8) == expected
+    # Panels that fill (or all but fill) their lanes keep them.
+    assert not any(row_lane_score_tiles(k, 8) for k in (1, 7, 8, 12, 16))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

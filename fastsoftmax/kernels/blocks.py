@@ -15,8 +15,8 @@ vectorises whatever the number of classes (3 or 1000), exponentials included
    where :func:`wide_score_panels` says so). ``Wt`` is
    the transposed coefficient matrix, its class axis padded with zero columns
    to ``kp``, a whole number of 32-byte units (:func:`score_padding`), so the
-   padded classes score exactly 0. In float64 with 2 to 6 classes the rows
-   go in the lanes instead (:func:`row_lane_score_tiles`).
+   padded classes score exactly 0. In float64 with 2 to 6 and 9 to 11
+   classes the rows go in the lanes instead (:func:`row_lane_score_tiles`).
 2. :func:`block_softmax_loss` adds the intercept and turns the scores into
    the rows' weighted losses and, if asked, into gradient factors
    ``s_i * (softmax(z_i) - t_i)`` in place, for hard labels, smoothed labels
@@ -238,14 +238,14 @@ def _score_tiles(units, many, X, Wt, St, span):
 
 
 # -- rows-in-lanes score tiles, for a few classes in float64 --------------------
-#: Most classes of the rows-in-lanes score tiles (``simd.make_row_lane_tile``).
-ROW_LANE_MAX_CLASSES = 6
+#: Numbers of classes with rows-in-lanes score tiles (``simd.make_row_lane_tile``).
+ROW_LANE_CLASSES = (2, 3, 4, 5, 6, 9, 10, 11)
 
 
 @njit(cache=True, **JIT_OPTIONS)
 def row_lane_score_tiles(n_classes, itemsize):
     """Whether :func:`block_scores` takes rows-in-lanes tiles rather than
-    class panels: float64, 2 to ``ROW_LANE_MAX_CLASSES`` classes, AVX-512.
+    class panels: float64, a number of classes in ``ROW_LANE_CLASSES``, AVX-512.
 
     Class panels fill 3 of 8 float64 lanes at K=3 and broadcast every entry of
     X; with the rows in the lanes every lane is useful, for ``log2 8 = 3``
@@ -270,11 +270,27 @@ def row_lane_score_tiles(n_classes, itemsize):
     row) and at K=3, d=50 (6.31 against 5.88), and against the class panels at
     K=5 and 6 level at d=20 (3.98 against 3.85, 4.30 against 4.63) and 10% to
     16% ahead at d=100 and 300.
+
+    From 9 to 11 classes, the class panels are three units wide (12 float64
+    lanes) with 1 to 3 of them idle, and the rows in the lanes win again.
+    Score products of one block in cache, one thread, useful GFLOP/s, class
+    panels -> rows in lanes, two alternating rounds (AMD Zen 4, 2026-12-07,
+    docs/performance.md): d=100, K=9 36.6 and 37.7 -> 45.3 and 47.6; K=10
+    40.6 and 42.0 -> 48.4 and 46.2; K=11 44.5 and 46.3 -> 49.9 and 49.5;
+    K=10 at d=300 41.7 and 42.9 -> 49.6 and 52.6, at d=784 41.4 and 43.0
+    -> 48.2 and 51.6. Where the panels fill their lanes or nearly, they stay:
+    K=12 was level (47.7 and 50.1 against 50.8 and 49.5), and K=7 (7 of 8
+    lanes) and K=8 lost by 13% and 17%.
     """
-    return REGISTER_UNITS == 2 and itemsize == 8 and 2 <= n_classes <= ROW_LANE_MAX_CLASSES
+    if REGISTER_UNITS != 2 or itemsize != 8:
+        return False
+    for classes in ROW_LANE_CLASSES:
+        if n_classes == classes:
+            return True
+    return False
 
 
-_L2, _L3, _L4, _L5, _L6 = (make_row_lane_tile(c) for c in range(2, ROW_LANE_MAX_CLASSES + 1))
+_L2, _L3, _L4, _L5, _L6, _L9, _L10, _L11 = (make_row_lane_tile(c) for c in ROW_LANE_CLASSES)
 
 
 @njit(cache=True, **JIT_OPTIONS)
@@ -297,8 +313,14 @@ def _row_lane_scores(X, b0, n_rows, Wt, St, n_classes):
         _L4(X, Wt, St, span)
     elif n_classes == 5:
         _L5(X, Wt, St, span)
-    else:
+    elif n_classes == 6:
         _L6(X, Wt, St, span)
+    elif n_classes == 9:
+        _L9(X, Wt, St, span)
+    elif n_classes == 10:
+        _L10(X, Wt, St, span)
+    else:
+        _L11(X, Wt, St, span)
 
 
 #: The rows-in-lanes tiles serve float64 only (``row_lane_score_tiles``).
