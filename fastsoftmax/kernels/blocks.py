@@ -295,7 +295,8 @@ _L2, _L3, _L4, _L5, _L6, _L9, _L10, _L11 = (make_row_lane_tile(c) for c in ROW_L
 
 @njit(cache=True, **JIT_OPTIONS)
 def _row_lane_scores(X, b0, n_rows, Wt, St, n_classes):
-    """:func:`block_scores` by rows-in-lanes tiles (``row_lane_score_tiles``)."""
+    """:func:`block_scores` by rows-in-lanes tiles (``row_lane_score_tiles``),
+    for the first ``n_rows`` rounded down to whole tiles."""
     d = X.shape[1]
     lanes = REGISTER_UNITS * UNIT_BYTES // X.itemsize
     span = RowLaneSpan(
@@ -345,9 +346,16 @@ def block_scores(X, b0, n_rows, Wt, St, n_classes):
         Receives the class-major scores (without intercept).
     n_classes : int
     """
+    first = 0  # of the rows the class panels score
     if row_lane_score_tiles(n_classes, X.itemsize):
         _float64_row_lane_scores(X, b0, n_rows, Wt, St, n_classes)
-        return
+        # Those tiles take whole groups of a register's rows; the panels
+        # score the few after them, with the same bits (one multiply-add per
+        # feature, in order, for both).
+        lanes = REGISTER_UNITS * UNIT_BYTES // X.itemsize
+        first = n_rows - n_rows % lanes
+        if first == n_rows:
+            return
     d = X.shape[1]
     kp = Wt.shape[1]
     ld = St.shape[1]
@@ -365,16 +373,16 @@ def block_scores(X, b0, n_rows, Wt, St, n_classes):
             units, tail = left // unit, left % unit
         n_valid = min(units * unit + tail, left)
         rows_per_tile = PACKED_ROWS if tail else SCORE_ROWS
-        n_tiles = n_rows // rows_per_tile
-        full = n_tiles * rows_per_tile
+        n_tiles = (n_rows - first) // rows_per_tile
+        full = first + n_tiles * rows_per_tile
         # Class panel outside, rows inside: the panel of Wt stays in cache.
         # X comes from memory during the first panel only.
         span = TileSpan(
-            b0 * d, d, 1, rows_per_tile * d,
+            (b0 + first) * d, d, 1, rows_per_tile * d,
             k0, kp, 0,
-            k0 * ld, 1, ld, rows_per_tile,
+            k0 * ld + first, 1, ld, rows_per_tile,
             d, n_tiles, n_valid,
-            b0 * d + ahead, rows_per_tile * d,
+            (b0 + first) * d + ahead, rows_per_tile * d,
             -(-rows_per_tile * d * X.itemsize // _LINE) if k0 == 0 else 0,
         )
         if tail:

@@ -101,9 +101,9 @@ registers (``L log2 L`` shuffles) and multiplies each feature's vector of
 Each accumulator is already a class's scores for ``L`` consecutive rows,
 stored as one vector: no lane is idle but past the last feature, and no
 sums across lanes are needed. The shuffles are paid per entry of X, not per
-score. The last tile of a block, with fewer than ``L`` rows, loads its last
-row again in the lanes past it and stores with a mask, so nothing beyond
-the block is read and a row's score is the same bits in any tile.
+score. The tiles cover whole groups of ``L`` rows only: the caller scores
+the rows after the last group another way, in the same order of
+multiply-adds (a row's score is then the same bits either way).
 """
 
 from collections import namedtuple
@@ -785,7 +785,9 @@ def make_row_lane_tile(n_classes):
         Called from ``njit`` code as ``tile(X, Wt, St, span)``: X (rows of
         features, C order), Wt (transposed coefficients, one row of
         ``w_row`` entries per feature) and St (class-major scores) share a
-        float dtype; ``span`` is a :class:`RowLaneSpan` of integers.
+        float dtype; ``span`` is a :class:`RowLaneSpan` of integers. It
+        scores the first ``n_rows // L`` groups of ``L`` rows and leaves the
+        rest.
     """
 
     @intrinsic
@@ -813,7 +815,7 @@ def make_row_lane_tile(n_classes):
             def chunk(row_starts, j, masked, prefetch_from):
                 """Features ``j L`` to ``j L + L`` (``tail`` of them if
                 ``masked``) of the tile's rows, transposed, into the sums.
-                With ``prefetch_from`` (and ``pf_ahead > 0``), feature ``g``
+                With ``pf_ahead > 0``, feature ``g``
                 of the row prefetches line ``g`` from there on: a tile's
                 ``L`` rows span as many lines as features (a register is a
                 line with AVX-512), one request per multiply-add step."""
@@ -826,10 +828,9 @@ def make_row_lane_tile(n_classes):
                 features = _transpose_square(builder, rows)
                 for f, feature in enumerate(features):
                     def multiply_add():
-                        if prefetch_from is not None:
-                            with builder.if_then(prefetching):
-                                ahead = at(prefetch_from, builder.mul(at(offset, const(f)), line))
-                                prefetch_line(builder, builder.gep(x_data, [ahead]))
+                        with builder.if_then(prefetching):
+                            ahead = at(prefetch_from, builder.mul(at(offset, const(f)), line))
+                            prefetch_line(builder, builder.gep(x_data, [ahead]))
                         w_index = at(fields["w_off"], builder.mul(at(offset, const(f)), fields["w_row"]))
                         for c, acc in enumerate(accumulators):
                             w = builder.load(builder.gep(w_data, [at(w_index, const(c))]))
@@ -843,35 +844,29 @@ def make_row_lane_tile(n_classes):
                     else:
                         multiply_add()
 
-            def one_tile(first_row, n_valid):
-                """Rows ``first_row + r``; with ``n_valid``, rows from it on
-                repeat the last valid row and their lanes are not stored."""
-                row_starts = []
-                for r in range(lanes):
-                    row = const(r)
-                    if n_valid is not None:
-                        last = builder.sub(n_valid, const(1))
-                        row = builder.select(builder.icmp_signed("<", row, n_valid), row, last)
-                    row_starts.append(at(fields["x_off"], builder.mul(at(first_row, row), fields["x_row"])))
+            def one_tile(first_row):
+                """Rows ``first_row`` to ``first_row + L``."""
+                row_starts = [
+                    at(fields["x_off"], builder.mul(at(first_row, const(r)), fields["x_row"]))
+                    for r in range(lanes)
+                ]
                 for acc in accumulators:
                     builder.store(ir.Constant(vector_type, [0.0] * lanes), acc)
-                # Whole tiles prefetch (the last one of a block is too short).
-                prefetch_from = at(row_starts[0], fields["pf_ahead"]) if n_valid is None else None
+                prefetch_from = at(row_starts[0], fields["pf_ahead"])
                 with cgutils.for_range(builder, fields["n_chunks"]) as chunk_loop:
                     chunk(row_starts, chunk_loop.index, False, prefetch_from)
                 with builder.if_then(builder.icmp_signed(">", fields["tail"], const(0))):
                     chunk(row_starts, fields["n_chunks"], True, prefetch_from)
-                row_mask = None if n_valid is None else _lane_mask(builder, n_valid, lanes)
                 for c, acc in enumerate(accumulators):
                     target = at(fields["s_off"], builder.mul(const(c), fields["s_row"]), first_row)
-                    _store(builder, builder.load(acc), builder.gep(s_data, [target]), itemsize, row_mask)
+                    _store(builder, builder.load(acc), builder.gep(s_data, [target]), itemsize)
 
+            # Whole tiles only (see "Rows in the lanes" above): a second copy
+            # of the code for a short last tile took compile time in every
+            # kernel for rows that the caller scores as cheaply.
             n_tiles = builder.sdiv(fields["n_rows"], const(lanes))
             with cgutils.for_range(builder, n_tiles) as tile_loop:
-                one_tile(builder.mul(tile_loop.index, const(lanes)), None)
-            left = builder.srem(fields["n_rows"], const(lanes))
-            with builder.if_then(builder.icmp_signed(">", left, const(0))):
-                one_tile(builder.mul(n_tiles, const(lanes)), left)
+                one_tile(builder.mul(tile_loop.index, const(lanes)))
             return context.get_dummy_value()
 
         return types.void(X, Wt, St, span), codegen
