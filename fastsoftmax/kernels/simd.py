@@ -90,8 +90,9 @@ folded pairwise across rows (as in :func:`_lane_sums`), and each slot's
 rows leave in one vector. Its integers travel in a :class:`GroupSpan`.
 Rows in the lanes
 -----------------
-In float64 with a few classes, :func:`make_row_lane_tile` puts ``L`` rows
-of X in the lanes (one register's worth) instead of classes or features.
+In float64 with a few classes (and with 9 to 11, which leave lanes of the
+class panels idle), :func:`make_row_lane_tile` puts ``L`` rows of X in the
+lanes (one register's worth) instead of classes or features.
 It loads the rows' next ``L`` features as ``L`` vectors, transposes them in
 registers (``L log2 L`` shuffles) and multiplies each feature's vector of
 ``L`` rows by the feature's coefficient of each class, broadcast::
