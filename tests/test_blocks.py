@@ -135,9 +135,9 @@ def test_wide_score_panels_rule():
 @pytest.mark.parametrize("n_features", [1, 7, 8, 9, 20, 40])
 @pytest.mark.parametrize("n_rows", [1, 7, 8, 9, 17])
 def test_row_lane_scores_match_numpy(n_classes, n_features, n_rows):
-    # float64 rows in the lanes (ROW_LANE_CLASSES): whole tiles of 8 rows
-    # and a last one of fewer, whole chunks of 8 features and a masked tail;
-    # 7 and 12 classes take the class panels.
+    # float64 rows in the lanes (ROW_LANE_CLASSES): whole tiles of 8 rows,
+    # the rows after them by one-row class panels, whole chunks of 8
+    # features and a masked tail; 7 and 12 classes take the class panels.
     X, Wt, St, _, Z = _setup(np.float64, n_classes, n_features, n_rows)
     St[:] = 7.0
     block_scores(X, B0, n_rows, Wt, St, n_classes)
@@ -146,17 +146,19 @@ def test_row_lane_scores_match_numpy(n_classes, n_features, n_rows):
     assert_array_equal(St[:, n_rows:], 7.0)  # no column beyond the block written
 
 
-def test_row_lane_scores_of_a_row_do_not_depend_on_its_tile():
-    # Each lane adds its row's products in feature order, whether the row
-    # sits in a whole tile or in the short last one: the same bits.
+@pytest.mark.parametrize("n_classes", [3, 10])
+def test_row_lane_scores_of_a_row_do_not_depend_on_its_tile(n_classes):
+    # Each lane adds its row's products in feature order, and so does a
+    # one-row class panel for the rows after the last whole tile: a row's
+    # scores are the same bits wherever it sits.
     n_rows = 19
-    X, Wt, St, _, _ = _setup(np.float64, 3, 21, n_rows)
-    block_scores(X, B0, n_rows, Wt, St, 3)
+    X, Wt, St, _, _ = _setup(np.float64, n_classes, 21, n_rows)
+    block_scores(X, B0, n_rows, Wt, St, n_classes)
     for first in range(n_rows):
         for count in (1, n_rows - first):
             alone = np.zeros_like(St)
-            block_scores(X, B0 + first, count, Wt, alone, 3)
-            assert_array_equal(alone[:3, :count], St[:3, first : first + count])
+            block_scores(X, B0 + first, count, Wt, alone, n_classes)
+            assert_array_equal(alone[:n_classes, :count], St[:n_classes, first : first + count])
 
 
 def test_row_lane_score_tiles_rule():

@@ -240,6 +240,8 @@ def _score_tiles(units, many, X, Wt, St, span):
 # -- rows-in-lanes score tiles, for a few classes in float64 --------------------
 #: Numbers of classes with rows-in-lanes score tiles (``simd.make_row_lane_tile``).
 ROW_LANE_CLASSES = (2, 3, 4, 5, 6, 9, 10, 11)
+#: Rows (and features) per rows-in-lanes tile: one register of float64.
+ROW_LANE_ROWS = REGISTER_UNITS * UNIT_BYTES // 8
 
 
 @njit(cache=True, **JIT_OPTIONS)
@@ -298,12 +300,11 @@ def _row_lane_scores(X, b0, n_rows, Wt, St, n_classes):
     """:func:`block_scores` by rows-in-lanes tiles (``row_lane_score_tiles``),
     for the first ``n_rows`` rounded down to whole tiles."""
     d = X.shape[1]
-    lanes = REGISTER_UNITS * UNIT_BYTES // X.itemsize
     span = RowLaneSpan(
         b0 * d, d,
         0, Wt.shape[1],
         0, St.shape[1],
-        d // lanes, d % lanes, n_rows,
+        d // ROW_LANE_ROWS, d % ROW_LANE_ROWS, n_rows,
         PREFETCH_BYTES // X.itemsize,
     )
     if n_classes == 2:
@@ -349,11 +350,10 @@ def block_scores(X, b0, n_rows, Wt, St, n_classes):
     first = 0  # of the rows the class panels score
     if row_lane_score_tiles(n_classes, X.itemsize):
         _float64_row_lane_scores(X, b0, n_rows, Wt, St, n_classes)
-        # Those tiles take whole groups of a register's rows; the panels
+        # Those tiles take whole groups of ROW_LANE_ROWS rows; the panels
         # score the few after them, with the same bits (one multiply-add per
         # feature, in order, for both).
-        lanes = REGISTER_UNITS * UNIT_BYTES // X.itemsize
-        first = n_rows - n_rows % lanes
+        first = n_rows - n_rows % ROW_LANE_ROWS
         if first == n_rows:
             return
     d = X.shape[1]
@@ -1117,7 +1117,7 @@ def _one_pass_unweighted_rows(St, start, stop, n_classes, intercept, labels):
     # did not vectorise this loop. Its first lines repeat those of
     # _one_pass_weighted: the same lines as an inlined function returning the
     # margin and the sum were not vectorised either (K=3, one block in cache,
-    # float64 21 to 22 ns per row instead of about 5).
+    # 14 to 41 ns per row instead of about 5).
     for i in range(np.uint64(start), np.uint64(stop)):
         label = labels[i]
         row_max = St[0, i] + (intercept[0] if has_intercept else zero)

@@ -816,8 +816,8 @@ def make_row_lane_tile(n_classes):
             def chunk(row_starts, j, masked, prefetch_from):
                 """Features ``j L`` to ``j L + L`` (``tail`` of them if
                 ``masked``) of the tile's rows, transposed, into the sums.
-                With ``pf_ahead > 0``, feature ``g``
-                of the row prefetches line ``g`` from there on: a tile's
+                With ``pf_ahead > 0``, feature ``g`` of the row prefetches
+                line ``g`` from ``prefetch_from`` on: a tile's
                 ``L`` rows span as many lines as features (a register is a
                 line with AVX-512), one request per multiply-add step."""
                 offset = builder.mul(j, const(lanes))
@@ -862,9 +862,8 @@ def make_row_lane_tile(n_classes):
                     target = at(fields["s_off"], builder.mul(const(c), fields["s_row"]), first_row)
                     _store(builder, builder.load(acc), builder.gep(s_data, [target]), itemsize)
 
-            # Whole tiles only (see "Rows in the lanes" above): a second copy
-            # of the code for a short last tile took compile time in every
-            # kernel for rows that the caller scores as cheaply.
+            # Whole tiles only (see "Rows in the lanes" above): one copy of
+            # the tile's code, where a short last tile needed a second.
             n_tiles = builder.sdiv(fields["n_rows"], const(lanes))
             with cgutils.for_range(builder, n_tiles) as tile_loop:
                 one_tile(builder.mul(tile_loop.index, const(lanes)))
