@@ -3,8 +3,11 @@
 Design
 ------
 One evaluation reads X once from memory. The rows are split into
-``N_ROW_RANGES`` contiguous ranges (a constant, not the thread count) and
-``prange`` runs over the ranges. Inside a range the rows are visited in
+``N_ROW_RANGES`` contiguous ranges (a constant, not the thread count), which
+run in parallel: each kernel here is a Python function that hands the ranges
+to :func:`~fastsoftmax.kernels._launch.each_range`, with the work of one
+range a compiled function of its own (which keeps compile time down; see
+that module). Inside a range the rows are visited in
 blocks that stay in L2 cache between the two products that touch them
 (:mod:`fastsoftmax.kernels.blocks`):
 
@@ -64,6 +67,7 @@ from .blas_blocks import (
     rows_add_intercept,
     rows_softmax,
 )
+from ._launch import each_range
 from .blocks import (
     SCORE_ROWS,
     block_argmax,
@@ -280,7 +284,6 @@ def score_buffer_rows(Wt, n_classes, products):
     return Wt.shape[1]
 
 
-@njit(parallel=True, cache=True, **JIT_OPTIONS)
 def dense_loss_gradient(
     X, y, soft_targets, smoothing, sample_weight, Wt, intercept, n_classes, row_block,
     class_tile, products, label_totals, grad_partials, intercept_partials,
@@ -325,49 +328,60 @@ def dense_loss_gradient(
     loss_partials : ndarray of shape (N_ROW_RANGES,), float64
         Each range's ``sum_i s_i * l_i``.
     """
+    loss_partials = np.zeros(N_ROW_RANGES)
+    each_range(
+        _loss_gradient_range, X, y, soft_targets, smoothing, sample_weight, Wt, intercept,
+        n_classes, row_block, class_tile, products, label_totals, grad_partials,
+        intercept_partials, loss_partials,
+    )
+    return loss_partials
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def _loss_gradient_range(
+    r, X, y, soft_targets, smoothing, sample_weight, Wt, intercept, n_classes, row_block,
+    class_tile, products, label_totals, grad_partials, intercept_partials, loss_partials,
+):
+    """Range ``r`` of :func:`dense_loss_gradient`."""
     n_samples, n_features = X.shape
     use_blas = products == GEMM
     n_buffer = max(score_buffer_rows(Wt, n_classes, products), grad_partials.shape[1])
     n_scratch = n_classes if use_blas and X.itemsize == 4 else 0
-    loss_partials = np.zeros(N_ROW_RANGES)
-    for r in prange(N_ROW_RANGES):
-        start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
-        # Zero rows past the real classes stay zero: the softmax never
-        # writes them and the gradient tiles read them as padding. GEMM reads
-        # only the real classes' rows, all written by the scores first.
+    start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
+    # Zero rows past the real classes stay zero: the softmax never
+    # writes them and the gradient tiles read them as padding. GEMM reads
+    # only the real classes' rows, all written by the scores first.
+    if use_blas:
+        St = np.empty((n_classes, row_block), dtype=X.dtype)
+    else:
+        St = np.zeros((n_buffer, row_block), dtype=X.dtype)
+    buffers = np.empty((4, row_block), dtype=X.dtype)
+    f32_sums = np.empty((n_scratch, n_features), dtype=X.dtype)
+    pending = 0
+    grad_r = grad_partials[r]
+    icpt_r = intercept_partials[r]
+    grad_r[:, :] = 0.0
+    icpt_r[:] = 0.0
+    loss_r = 0.0
+    for b0 in range(start, stop, row_block):
+        n_rows = min(row_block, stop - b0)
+        dense_block_scores(X, b0, n_rows, Wt, St, n_classes, products)
+        loss_r += block_softmax_loss(
+            St, n_rows, n_classes, intercept, b0, y, soft_targets, smoothing,
+            sample_weight, buffers, True, icpt_r,
+        )
         if use_blas:
-            St = np.empty((n_classes, row_block), dtype=X.dtype)
-        else:
-            St = np.zeros((n_buffer, row_block), dtype=X.dtype)
-        buffers = np.empty((4, row_block), dtype=X.dtype)
-        f32_sums = np.empty((n_scratch, n_features), dtype=X.dtype)
-        pending = 0
-        grad_r = grad_partials[r]
-        icpt_r = intercept_partials[r]
-        grad_r[:, :] = 0.0
-        icpt_r[:] = 0.0
-        loss_r = 0.0
-        for b0 in range(start, stop, row_block):
-            n_rows = min(row_block, stop - b0)
-            dense_block_scores(X, b0, n_rows, Wt, St, n_classes, products)
-            loss_r += block_softmax_loss(
-                St, n_rows, n_classes, intercept, b0, y, soft_targets, smoothing,
-                sample_weight, buffers, True, icpt_r,
+            pending = blas_block_gradient(
+                St, X, b0, n_rows, n_classes, grad_r, f32_sums, pending, b0 + n_rows >= stop
             )
-            if use_blas:
-                pending = blas_block_gradient(
-                    St, X, b0, n_rows, n_classes, grad_r, f32_sums, pending, b0 + n_rows >= stop
-                )
-            else:
-                block_gradient(St, X, b0, n_rows, class_tile, grad_r, min(row_block, stop - b0 - n_rows))
-        if label_totals.shape[0] > 0:
-            for k in range(n_classes):
-                icpt_r[k] -= label_totals[r, k]
-        loss_partials[r] = loss_r
-    return loss_partials
+        else:
+            block_gradient(St, X, b0, n_rows, class_tile, grad_r, min(row_block, stop - b0 - n_rows))
+    if label_totals.shape[0] > 0:
+        for k in range(n_classes):
+            icpt_r[k] -= label_totals[r, k]
+    loss_partials[r] = loss_r
 
 
-@njit(parallel=True, cache=True, **JIT_OPTIONS)
 def dense_loss(
     X, y, soft_targets, smoothing, sample_weight, Wt, intercept, n_classes, row_block, products,
 ):
@@ -377,23 +391,34 @@ def dense_loss(
     -------
     loss_partials : ndarray of shape (N_ROW_RANGES,), float64
     """
+    loss_partials = np.zeros(N_ROW_RANGES)
+    each_range(
+        _loss_range, X, y, soft_targets, smoothing, sample_weight, Wt, intercept, n_classes,
+        row_block, products, loss_partials,
+    )
+    return loss_partials
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def _loss_range(
+    r, X, y, soft_targets, smoothing, sample_weight, Wt, intercept, n_classes, row_block,
+    products, loss_partials,
+):
+    """Range ``r`` of :func:`dense_loss`."""
     n_samples = X.shape[0]
     no_sums = np.empty(0)
-    loss_partials = np.zeros(N_ROW_RANGES)
-    for r in prange(N_ROW_RANGES):
-        start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
-        St = np.empty((score_buffer_rows(Wt, n_classes, products), row_block), dtype=X.dtype)
-        buffers = np.empty((4, row_block), dtype=X.dtype)
-        loss_r = 0.0
-        for b0 in range(start, stop, row_block):
-            n_rows = min(row_block, stop - b0)
-            dense_block_scores(X, b0, n_rows, Wt, St, n_classes, products)
-            loss_r += block_softmax_loss(
-                St, n_rows, n_classes, intercept, b0, y, soft_targets, smoothing,
-                sample_weight, buffers, False, no_sums,
-            )
-        loss_partials[r] = loss_r
-    return loss_partials
+    start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
+    St = np.empty((score_buffer_rows(Wt, n_classes, products), row_block), dtype=X.dtype)
+    buffers = np.empty((4, row_block), dtype=X.dtype)
+    loss_r = 0.0
+    for b0 in range(start, stop, row_block):
+        n_rows = min(row_block, stop - b0)
+        dense_block_scores(X, b0, n_rows, Wt, St, n_classes, products)
+        loss_r += block_softmax_loss(
+            St, n_rows, n_classes, intercept, b0, y, soft_targets, smoothing,
+            sample_weight, buffers, False, no_sums,
+        )
+    loss_partials[r] = loss_r
 
 
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
@@ -484,7 +509,6 @@ def sum_in_order(partials):
 SCORES, PROBABILITIES = 0, 1
 
 
-@njit(parallel=True, cache=True, **JIT_OPTIONS)
 def dense_rows(X, Wt, intercept, n_classes, row_block, products, what, out):
     """Scores or probabilities of every row, written into ``out``.
 
@@ -509,37 +533,41 @@ def dense_rows(X, Wt, intercept, n_classes, row_block, products, what, out):
         (or values so large that scores overflow) exactly when it is not 0,
         so the caller need not scan X beforehand.
     """
-    n_samples = X.shape[0]
     bad_blocks = np.zeros(N_ROW_RANGES, dtype=np.int64)
+    each_range(_rows_range, X, Wt, intercept, n_classes, row_block, products, what, out, bad_blocks)
+    return int(bad_blocks.sum())
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def _rows_range(r, X, Wt, intercept, n_classes, row_block, products, what, out, bad_blocks):
+    """Range ``r`` of :func:`dense_rows`; counts its non-finite blocks in ``bad_blocks[r]``."""
+    n_samples = X.shape[0]
     use_blas = products == GEMM
     shifts = class_shifts(intercept, n_classes)
-    for r in prange(N_ROW_RANGES):
-        start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
-        St = np.empty((0 if use_blas else score_buffer_rows(Wt, n_classes, products), row_block),
-                      dtype=X.dtype)
-        buffers = np.empty((2, row_block), dtype=X.dtype)
-        for b0 in range(start, stop, row_block):
-            n_rows = min(row_block, stop - b0)
-            rows = out[b0 : b0 + n_rows]
-            if use_blas:
-                # Row-major scores straight into the output (see blas_blocks).
-                blas_block_row_scores(X, b0, n_rows, Wt, n_classes, rows)
-                if what == PROBABILITIES:
-                    finite = rows_softmax(rows, intercept)
-                else:
-                    finite = rows_add_intercept(rows, intercept)
+    start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
+    St = np.empty((0 if use_blas else score_buffer_rows(Wt, n_classes, products), row_block),
+                  dtype=X.dtype)
+    buffers = np.empty((2, row_block), dtype=X.dtype)
+    for b0 in range(start, stop, row_block):
+        n_rows = min(row_block, stop - b0)
+        rows = out[b0 : b0 + n_rows]
+        if use_blas:
+            # Row-major scores straight into the output (see blas_blocks).
+            blas_block_row_scores(X, b0, n_rows, Wt, n_classes, rows)
+            if what == PROBABILITIES:
+                finite = rows_softmax(rows, intercept)
             else:
-                dense_block_scores(X, b0, n_rows, Wt, St, n_classes, products)
-                if what == PROBABILITIES:
-                    finite = block_probabilities(St, n_rows, n_classes, intercept, buffers, rows)
-                else:
-                    finite = block_write_scores(St, n_rows, n_classes, shifts, rows)
-            if not finite:
-                bad_blocks[r] += 1
-    return bad_blocks.sum()
+                finite = rows_add_intercept(rows, intercept)
+        else:
+            dense_block_scores(X, b0, n_rows, Wt, St, n_classes, products)
+            if what == PROBABILITIES:
+                finite = block_probabilities(St, n_rows, n_classes, intercept, buffers, rows)
+            else:
+                finite = block_write_scores(St, n_rows, n_classes, shifts, rows)
+        if not finite:
+            bad_blocks[r] += 1
 
 
-@njit(parallel=True, cache=True, **JIT_OPTIONS)
 def dense_predict(X, Wt, intercept, n_classes, row_block, products, out):
     """Arg-max class code per row, with only a block of scores in memory.
 
@@ -559,15 +587,20 @@ def dense_predict(X, Wt, intercept, n_classes, row_block, products, out):
     int
         Number of blocks with a non-finite score (see :func:`dense_rows`).
     """
-    n_samples = X.shape[0]
     bad_blocks = np.zeros(N_ROW_RANGES, dtype=np.int64)
-    for r in prange(N_ROW_RANGES):
-        start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
-        St = np.empty((score_buffer_rows(Wt, n_classes, products), row_block), dtype=X.dtype)
-        buffers = np.empty((1, row_block), dtype=X.dtype)
-        for b0 in range(start, stop, row_block):
-            n_rows = min(row_block, stop - b0)
-            dense_block_scores(X, b0, n_rows, Wt, St, n_classes, products)
-            if not block_argmax(St, n_rows, n_classes, intercept, buffers, out[b0 : b0 + n_rows]):
-                bad_blocks[r] += 1
-    return bad_blocks.sum()
+    each_range(_predict_range, X, Wt, intercept, n_classes, row_block, products, out, bad_blocks)
+    return int(bad_blocks.sum())
+
+
+@njit(cache=True, **JIT_OPTIONS)
+def _predict_range(r, X, Wt, intercept, n_classes, row_block, products, out, bad_blocks):
+    """Range ``r`` of :func:`dense_predict`; counts its non-finite blocks in ``bad_blocks[r]``."""
+    n_samples = X.shape[0]
+    start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
+    St = np.empty((score_buffer_rows(Wt, n_classes, products), row_block), dtype=X.dtype)
+    buffers = np.empty((1, row_block), dtype=X.dtype)
+    for b0 in range(start, stop, row_block):
+        n_rows = min(row_block, stop - b0)
+        dense_block_scores(X, b0, n_rows, Wt, St, n_classes, products)
+        if not block_argmax(St, n_rows, n_classes, intercept, buffers, out[b0 : b0 + n_rows]):
+            bad_blocks[r] += 1

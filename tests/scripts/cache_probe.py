@@ -78,7 +78,7 @@ if mode == "fit":
         accuracy=float(np.mean(predictions == y)),
         digest=digest,
     )
-    kernel = dense.dense_loss_gradient
+    kernel = dense._loss_gradient_range
 else:
     Z = rng.standard_normal((50, 4))
     P = fastsoftmax.softmax(Z)
