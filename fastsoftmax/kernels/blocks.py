@@ -329,7 +329,13 @@ def _row_lane_scores(X, b0, n_rows, Wt, St, n_classes):
 _float64_row_lane_scores = for_precision(8, _row_lane_scores)
 
 
-@njit(cache=True, **JIT_OPTIONS)
+# The block functions that the dense kernels call (this one, the other score
+# products, the softmax and the gradient) are inlined by Numba into their
+# callers. Compiled as functions of their own, each had LLVM optimise and
+# compile again everything it calls, tiles included, before the range
+# kernels did it once more (docs/performance.md, "Each row range compiled
+# once"). Tests and benchmarks still call them from Python.
+@njit(inline="always", cache=True, **JIT_OPTIONS)
 def block_scores(X, b0, n_rows, Wt, St, n_classes):
     """``St[k, i] = X[b0 + i] @ Wt[:, k]`` for ``i < n_rows``, ``k < n_classes``.
 
@@ -505,7 +511,7 @@ def _dot_tiles(n_classes, many, X, W, St, span):
             _D6_ROW(X, W, St, span)
 
 
-@njit(cache=True, **JIT_OPTIONS)
+@njit(inline="always", cache=True, **JIT_OPTIONS)
 def block_dot_scores(X, b0, n_rows, W, St, n_classes):
     """``St[k, i] = X[b0 + i] @ W[k, :n_features]`` for ``i < n_rows``, ``k < n_classes``,
     by features-in-lanes tiles (see :func:`dot_score_tiles`).
@@ -634,7 +640,7 @@ def _grouped_tiles(slots, many, X, Wg, St, span):
             _GS4_ROW(X, Wg, St, span)
 
 
-@njit(cache=True, **JIT_OPTIONS)
+@njit(inline="always", cache=True, **JIT_OPTIONS)
 def block_grouped_scores(X, b0, n_rows, Wg, St, n_classes):
     """``St[k, i] = X[b0 + i] @ W[k]`` for ``i < n_rows``, ``k < n_classes``
     (2 to ``GROUPED_MAX_CLASSES``), by classes-and-features tiles.
@@ -784,7 +790,7 @@ def _gradient_rest_tiles(class_tile, kind, St, X, G, span):
 WIDE_GRADIENT_MAX_CLASSES = 4 if _U == 2 else 3
 
 
-@njit(cache=True, **JIT_OPTIONS)
+@njit(inline="always", cache=True, **JIT_OPTIONS)
 def block_gradient(St, X, b0, n_rows, class_tile, G, next_rows):
     """``G[k, :] += sum_i St[k, i] * X[b0 + i, :]`` for every row ``k`` of ``G``.
 
@@ -1197,7 +1203,7 @@ def _softmax_loss_few_classes(St, n_rows, n_classes, intercept, labels, weights,
     return loss
 
 
-@njit(cache=True, **JIT_OPTIONS)
+@njit(inline="always", cache=True, **JIT_OPTIONS)
 def block_softmax_loss(
     St, n_rows, n_classes, intercept, b0, y, soft_targets, smoothing, sample_weight,
     buffers, gradient, icpt,

@@ -261,7 +261,9 @@ class KernelLayout:
         return transposed_coef(coef, dtype, out)
 
 
-@njit(cache=True, **JIT_OPTIONS)
+# Inlined into the range kernels, as the block functions are (see
+# blocks.block_scores).
+@njit(inline="always", cache=True, **JIT_OPTIONS)
 def dense_block_scores(X, b0, n_rows, Wt, St, n_classes, products):
     """A block's class-major scores, by GEMM or by register tiles."""
     if products == GEMM:
