@@ -334,7 +334,7 @@ def dense_loss_gradient(
     each_range(
         _loss_gradient_range, X, y, soft_targets, smoothing, sample_weight, Wt, intercept,
         n_classes, row_block, class_tile, products, label_totals, grad_partials,
-        intercept_partials, loss_partials,
+        intercept_partials, True, loss_partials,
     )
     return loss_partials
 
@@ -342,13 +342,15 @@ def dense_loss_gradient(
 @njit(cache=True, **JIT_OPTIONS)
 def _loss_gradient_range(
     r, X, y, soft_targets, smoothing, sample_weight, Wt, intercept, n_classes, row_block,
-    class_tile, products, label_totals, grad_partials, intercept_partials, loss_partials,
+    class_tile, products, label_totals, grad_partials, intercept_partials, gradient,
+    loss_partials,
 ):
-    """Range ``r`` of :func:`dense_loss_gradient`."""
+    """Range ``r`` of :func:`dense_loss_gradient`, or with ``gradient`` False
+    of :func:`dense_loss` (the partials then have no class rows)."""
     n_samples, n_features = X.shape
     use_blas = products == GEMM
     n_buffer = max(score_buffer_rows(Wt, n_classes, products), grad_partials.shape[1])
-    n_scratch = n_classes if use_blas and X.itemsize == 4 else 0
+    n_scratch = n_classes if gradient and use_blas and X.itemsize == 4 else 0
     start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
     # Zero rows past the real classes stay zero: the softmax never
     # writes them and the gradient tiles read them as padding. GEMM reads
@@ -370,8 +372,10 @@ def _loss_gradient_range(
         dense_block_scores(X, b0, n_rows, Wt, St, n_classes, products)
         loss_r += block_softmax_loss(
             St, n_rows, n_classes, intercept, b0, y, soft_targets, smoothing,
-            sample_weight, buffers, True, icpt_r,
+            sample_weight, buffers, gradient, icpt_r,
         )
+        if not gradient:
+            continue
         if use_blas:
             pending = blas_block_gradient(
                 St, X, b0, n_rows, n_classes, grad_r, f32_sums, pending, b0 + n_rows >= stop
@@ -393,34 +397,18 @@ def dense_loss(
     -------
     loss_partials : ndarray of shape (N_ROW_RANGES,), float64
     """
+    # The loss+gradient range kernel without its gradient: the same compiled
+    # code (a loss with the same bits), with no class tile and partials of
+    # no classes.
+    n_features = X.shape[1]
     loss_partials = np.zeros(N_ROW_RANGES)
     each_range(
-        _loss_range, X, y, soft_targets, smoothing, sample_weight, Wt, intercept, n_classes,
-        row_block, products, loss_partials,
+        _loss_gradient_range, X, y, soft_targets, smoothing, sample_weight, Wt, intercept,
+        n_classes, row_block, 0, products,
+        np.empty((0, n_classes)), np.empty((N_ROW_RANGES, 0, n_features)),
+        np.empty((N_ROW_RANGES, 0)), False, loss_partials,
     )
     return loss_partials
-
-
-@njit(cache=True, **JIT_OPTIONS)
-def _loss_range(
-    r, X, y, soft_targets, smoothing, sample_weight, Wt, intercept, n_classes, row_block,
-    products, loss_partials,
-):
-    """Range ``r`` of :func:`dense_loss`."""
-    n_samples = X.shape[0]
-    no_sums = np.empty(0)
-    start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
-    St = np.empty((score_buffer_rows(Wt, n_classes, products), row_block), dtype=X.dtype)
-    buffers = np.empty((4, row_block), dtype=X.dtype)
-    loss_r = 0.0
-    for b0 in range(start, stop, row_block):
-        n_rows = min(row_block, stop - b0)
-        dense_block_scores(X, b0, n_rows, Wt, St, n_classes, products)
-        loss_r += block_softmax_loss(
-            St, n_rows, n_classes, intercept, b0, y, soft_targets, smoothing,
-            sample_weight, buffers, False, no_sums,
-        )
-    loss_partials[r] = loss_r
 
 
 @njit(parallel=True, cache=True, **JIT_OPTIONS)
@@ -536,16 +524,20 @@ def dense_rows(X, Wt, intercept, n_classes, row_block, products, what, out):
         so the caller need not scan X beforehand.
     """
     bad_blocks = np.zeros(N_ROW_RANGES, dtype=np.int64)
-    each_range(_rows_range, X, Wt, intercept, n_classes, row_block, products, what, out, bad_blocks)
+    shifts = class_shifts(intercept, n_classes)
+    each_range(
+        _rows_range, X, Wt, intercept, shifts, n_classes, row_block, products, what, out, bad_blocks,
+    )
     return int(bad_blocks.sum())
 
 
 @njit(cache=True, **JIT_OPTIONS)
-def _rows_range(r, X, Wt, intercept, n_classes, row_block, products, what, out, bad_blocks):
-    """Range ``r`` of :func:`dense_rows`; counts its non-finite blocks in ``bad_blocks[r]``."""
+def _rows_range(r, X, Wt, intercept, shifts, n_classes, row_block, products, what, out, bad_blocks):
+    """Range ``r`` of :func:`dense_rows`, with the intercept padded as
+    :func:`~fastsoftmax.kernels.blocks.class_shifts` pads it; counts its
+    non-finite blocks in ``bad_blocks[r]``."""
     n_samples = X.shape[0]
     use_blas = products == GEMM
-    shifts = class_shifts(intercept, n_classes)
     start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
     St = np.empty((0 if use_blas else score_buffer_rows(Wt, n_classes, products), row_block),
                   dtype=X.dtype)
