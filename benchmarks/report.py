@@ -51,16 +51,21 @@ this run (float32: half the bytes and the float32 GEMM rate). "x bound" is
 the measured time over it; the target is at most 1.5. Both libraries compute
 the regularised loss and its gradient at the same parameters, each prepared
 once for the data (scikit-learn's `LinearModelLoss`, fastsoftmax's
-`SoftmaxLoss(check_finite=False)`), on 2 threads; the minimum over several
-runs is shown. The host's read bandwidth moves within a run (15 measurements
-20 s apart on an idle machine gave 27.6 to 55.2 GB/s), so "read of X beside"
-times a parallel read of X itself before every timed call, and "x bound
-beside" takes the bound's memory part from it (its compute part as before).
+`SoftmaxLoss(check_finite=False)`), on 2 threads. Each time is the fastest
+call of three rounds (3 to 10 calls each, 3 for scikit-learn's slower
+ones), the rounds at least a second apart: the host runs in states of one to
+several seconds in which the same code is up to 1.5x slower (see "Rounds"
+below the tables), and one burst of calls can fall in one of them. The
+host's read bandwidth moves within a run (15 measurements 20 s apart on an
+idle machine gave 27.6 to 55.2 GB/s), so "read of X beside" times a parallel
+read of X itself before every timed call, and "x bound beside" takes the
+bound's memory part from it (its compute part as before).
 "within 1.5x" judges the bound from the start of the run. (In a `--quick`
 run the smaller X may sit in cache, and its read with it.)"""),
     "threads": ("Threads", threads_suite, """\
 The same evaluation with `n_threads=1` and `n_threads=2` (target: at least
-1.8x faster on two), the two taking turns call by call; best of each."""),
+1.8x faster on two), the two taking turns call by call, in three rounds as
+above; best of each."""),
     "predict": ("predict_proba", predict_suite, """\
 `predict_proba` must read X, write the n x K probabilities and do `2*n*d*K`
 flops: its bound is `max((bytes of X + bytes of the output) / bandwidth,
@@ -72,7 +77,7 @@ machine a parallel first touch of fresh pages costs from about 3 ms to
 40 ms per 40 MB depending on the host's memory state (docs below). "x bound
 beside" is the time as called over the bound whose memory part comes from a
 read of X timed before every call, scaled to the bytes of X and the output
-(see the kernel section)."""),
+(see the kernel section). Every time is the best of three rounds, as there."""),
     "fit": ("Fit of the target problem", fit_suite, """\
 L2 fit (C=1, tol=1e-4, max_iter=1000, 2 threads; best of two fits) of 1,000,000 x 100 rows with
 10 classes: X standard normal, y the arg-max of `X W* + Gumbel noise` with

@@ -8,7 +8,7 @@ import time
 import numpy as np
 from machine import read_seconds, roofline_seconds
 from problems import KERNEL_SHAPES, evaluation_point, loss_callable, make_problem
-from report_markdown import best_time, seconds, settle, table
+from report_markdown import ROUNDS, best_time, seconds, settle, table
 from threadpoolctl import threadpool_limits
 
 import fastsoftmax
@@ -36,7 +36,7 @@ def _their_repeats(repeats):
     return max(3, repeats // 2)
 
 
-def best_time_beside_read(function, X, repeats):
+def best_time_beside_read(function, X, repeats, rounds=ROUNDS):
     """Like ``best_time``, with a read of X timed before every call.
 
     The host's read bandwidth moves from run to run and within one: a
@@ -49,19 +49,21 @@ def best_time_beside_read(function, X, repeats):
     Returns
     -------
     best, best_read : float
-        Smallest times of ``function()`` and of a parallel read of X, in seconds.
+        Smallest times of ``function()`` and of a parallel read of X, in
+        seconds, over ``rounds`` rounds of ``repeats`` calls (see ``ROUNDS``).
     result
         The last call's result.
     """
-    settle()
     read_seconds(X[:10])  # compiles the read for X's dtype
     best = best_read = float("inf")
     result = None
-    for _ in range(repeats):
-        best_read = min(best_read, read_seconds(X, N_THREADS))
-        start = time.perf_counter()
-        result = function()
-        best = min(best, time.perf_counter() - start)
+    for _ in range(rounds):
+        settle()
+        for _ in range(repeats):
+            best_read = min(best_read, read_seconds(X, N_THREADS))
+            start = time.perf_counter()
+            result = function()
+            best = min(best, time.perf_counter() - start)
     return best, best_read, result
 
 
@@ -89,7 +91,7 @@ def kernel_suite(machine, quick=False):
             # (its n x K arrays and BLAS threads start afresh): a warm-up call
             # and at least three timed ones.
             theirs()
-            t_theirs, loss_theirs = best_time(theirs, _their_repeats(repeats))
+            t_theirs, loss_theirs = best_time(theirs, _their_repeats(repeats), ROUNDS)
         bound_beside = roofline_seconds(n, d, k, X.itemsize, machine, read=t_read)
         rows.append([
             f"{n:,} x {d}, K={k}", dtype, seconds(bound),
@@ -120,14 +122,16 @@ def threads_suite(machine, quick=False):
         for evaluate in evaluations.values():
             evaluate()
         # The two take turns, so that both see the host in the same state
-        # (its memory bandwidth moves within seconds; see best_time_beside_read).
-        settle()
+        # (its memory bandwidth moves within seconds; see best_time_beside_read),
+        # in rounds as every timing of one evaluation (ROUNDS).
         times = {threads: float("inf") for threads in evaluations}
-        for _ in range(repeats):
-            for threads, evaluate in evaluations.items():
-                start = time.perf_counter()
-                evaluate()
-                times[threads] = min(times[threads], time.perf_counter() - start)
+        for _ in range(ROUNDS):
+            settle()
+            for _ in range(repeats):
+                for threads, evaluate in evaluations.items():
+                    start = time.perf_counter()
+                    evaluate()
+                    times[threads] = min(times[threads], time.perf_counter() - start)
         speedup = times[1] / times[2]
         rows.append([
             f"{n:,} x {d}, K={k}", dtype, seconds(times[1]), seconds(times[2]),
@@ -167,10 +171,12 @@ def predict_suite(machine, quick=False):
             written = np.ones_like(p_ours)
             with kernel_threads(N_THREADS):
                 t_written, _ = best_time(
-                    lambda: _write_scores(X, coef, intercept, written, proba=True), repeats
+                    lambda: _write_scores(X, coef, intercept, written, proba=True), repeats, ROUNDS
                 )
             theirs.predict_proba(X[:1000])
-            t_theirs, p_theirs = best_time(lambda: theirs.predict_proba(X), _their_repeats(repeats))
+            t_theirs, p_theirs = best_time(
+                lambda: theirs.predict_proba(X), _their_repeats(repeats), ROUNDS
+            )
         difference = float(np.max(np.abs(p_ours - p_theirs)))
         del p_ours, p_theirs
         # The memory part from the reads of X beside the calls, scaled to X and the output.

@@ -26,16 +26,29 @@ def settle():
     time.sleep(1.0)
 
 
-def best_time(function, repeats):
-    """Smallest wall-clock time of ``repeats`` calls of ``function()``, in seconds,
-    and the last call's result. Waits for idle BLAS threads first (:func:`settle`)."""
-    settle()
+#: Rounds of timed calls in the one-evaluation suites (kernel, threads,
+#: predict), each after :func:`settle`, so at least a second apart. The host
+#: runs in states that last from about one to several seconds: one float32
+#: evaluation at 1,000,000 x 100, K=10, timed 8 times in a row every half
+#: second, took 27.6 to 29.5 ms in some groups and 35 to 44 ms in the next,
+#: on one thread as on two (docs/performance.md, "Rounds"). The best call of
+#: one burst then says which state the burst fell in; the best of three
+#: rounds says what the code does when the host lets it.
+ROUNDS = 3
+
+
+def best_time(function, repeats, rounds=1):
+    """Smallest wall-clock time of ``rounds`` x ``repeats`` calls of
+    ``function()``, in seconds, and the last call's result. Every round first
+    waits for idle BLAS threads (:func:`settle`)."""
     best = float("inf")
     result = None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        best = min(best, time.perf_counter() - start)
+    for _ in range(rounds):
+        settle()
+        for _ in range(repeats):
+            start = time.perf_counter()
+            result = function()
+            best = min(best, time.perf_counter() - start)
     return best, result
 
 

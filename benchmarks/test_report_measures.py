@@ -17,7 +17,8 @@ def test_stolen_share_is_the_stolen_part_of_the_ticks_between_two_readings():
 def test_best_time_beside_read_times_the_call_and_a_read_of_x_in_turns(monkeypatch):
     import report_kernel
 
-    monkeypatch.setattr(report_kernel, "settle", lambda: None)
+    settles = []
+    monkeypatch.setattr(report_kernel, "settle", lambda: settles.append(1))
     X = np.ones((2000, 30), dtype=np.float32)
     calls = []
 
@@ -25,6 +26,26 @@ def test_best_time_beside_read_times_the_call_and_a_read_of_x_in_turns(monkeypat
         calls.append(1)
         return len(calls)
 
-    best, best_read, result = best_time_beside_read(function, X, repeats=4)
-    assert len(calls) == 4 and result == 4
+    best, best_read, result = best_time_beside_read(function, X, repeats=4, rounds=3)
+    assert len(calls) == 12 and result == 12
+    assert len(settles) == 3  # one pause before every round
     assert 0 < best < 1 and 0 < best_read < 1
+
+
+def test_best_time_takes_the_fastest_call_of_every_round(monkeypatch):
+    import report_markdown
+
+    settles = []
+    monkeypatch.setattr(report_markdown, "settle", lambda: settles.append(len(durations)))
+    # Calls that "take" these many seconds, by a clock that only they move.
+    durations = [5.0, 4.0, 3.0, 0.5, 2.0, 6.0]
+    clock = [0.0]
+    monkeypatch.setattr(report_markdown.time, "perf_counter", lambda: clock[0])
+
+    def function():
+        clock[0] += durations.pop(0)
+        return len(durations)
+
+    best, result = report_markdown.best_time(function, repeats=2, rounds=3)
+    assert best == 0.5 and result == 0
+    assert settles == [6, 4, 2]  # a pause before each round of two calls
