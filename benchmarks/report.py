@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    python benchmarks/report.py                      # every suite but textfit (~11 min on 2 cores)
+    python benchmarks/report.py                      # every suite but textfit (~15 min on 2 cores)
     python benchmarks/report.py --suites kernel,predict
     python benchmarks/report.py --suites all         # and the long CSR fits
     python benchmarks/report.py --quick              # a tenth of the rows, for a smoke test
