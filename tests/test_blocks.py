@@ -99,6 +99,29 @@ def test_scores_and_gradient_match_numpy(dtype, n_classes, n_features, n_rows):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes", [2, 3, 4, 5, 10, 12])
+def test_gradient_of_every_width_of_the_last_features(dtype, n_classes):
+    # From 1 to 50 features the last ones take every masked rest tile: 1 to
+    # 4 units of 32 bytes, and for up to four classes 5 and 6 units with the
+    # last full panel. The row after the block is NaN: a lane beyond the
+    # last feature whose sum reached G would spread NaN into it.
+    rng = np.random.default_rng(5)
+    n_rows = 9
+    kg = gradient_padding(n_classes)
+    for n_features in range(1, 51):
+        X = rng.standard_normal((B0 + n_rows + 1, n_features)).astype(dtype)
+        X[B0 + n_rows] = np.nan
+        factors = np.zeros((kg, n_rows), dtype=dtype)
+        factors[:n_classes] = rng.standard_normal((n_classes, n_rows))
+        G = np.ones((kg, n_features))
+        block_gradient(factors, X, B0, n_rows, gradient_class_tile(n_classes), G, 0)
+        expected = 1 + factors[:n_classes].astype(np.float64) @ X[B0 : B0 + n_rows].astype(np.float64)
+        tol = TOL[dtype]
+        assert_allclose(G[:n_classes], expected, rtol=tol, atol=tol, err_msg=f"d={n_features}")
+        assert_array_equal(G[n_classes:], 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_classes", [23, 24, 25, 47, 48, 50, 100])
 @pytest.mark.parametrize("n_features", [200, 256, 257, 301])
 @pytest.mark.parametrize("n_rows", [1, 13])
