@@ -354,11 +354,14 @@ def _loss_gradient_range(
     start, stop = range_bounds(n_samples, N_ROW_RANGES, r)
     # Zero rows past the real classes stay zero: the softmax never
     # writes them and the gradient tiles read them as padding. GEMM reads
-    # only the real classes' rows, all written by the scores first.
+    # only the real classes' rows, all written by the scores first, and the
+    # loss alone reads no row past them.
     if use_blas:
         St = np.empty((n_classes, row_block), dtype=X.dtype)
-    else:
+    elif gradient:
         St = np.zeros((n_buffer, row_block), dtype=X.dtype)
+    else:
+        St = np.empty((n_buffer, row_block), dtype=X.dtype)
     buffers = np.empty((4, row_block), dtype=X.dtype)
     f32_sums = np.empty((n_scratch, n_features), dtype=X.dtype)
     pending = 0
