@@ -122,7 +122,8 @@ one function for both."""),
     "sparse": ("CSR data: one evaluation", sparse_suite, """\
 A text-like problem (`benchmarks/text_data.py`): 200,000 rows, 100,000
 columns with power-law frequencies, about 91 stored entries per row (unit
-norm), 20 classes. One loss+gradient evaluation at the same parameters."""),
+norm), 20 classes. One loss+gradient evaluation at the same parameters, the
+best call of three rounds (5 calls each, 3 for scikit-learn)."""),
     "textfit": ("CSR data: whole fits", textfit_suite, """\
 The same problem fitted to the end (C = 1, tol = 1e-4, 2 threads), each fit
 in a fresh process (`benchmarks/text_fit_comparison.py`); peak memory is the

@@ -27,14 +27,13 @@ def settle():
 
 
 #: Rounds of timed calls in the one-evaluation suites (kernel, threads,
-#: predict), each after :func:`settle`, so at least a second apart. The host
-#: runs in states that last from about one to several seconds: one float32
+#: predict, sparse), each after :func:`settle`, so at least a second apart. The
+#: host runs in states that last from about one to several seconds: one float32
 #: evaluation at 1,000,000 x 100, K=10, timed 8 times in a row every half
-#: second, took 27.6 to 30.5 ms in some groups and 35.5 to 44.3 ms in
-#: others, on one thread as on two (docs/performance.md, "Rounds"). The best
-#: call of one burst says which state the burst fell in; three rounds seconds
-#: apart are less likely to fall in one slow state (a slow spell of minutes
-#: still shows).
+#: second, took 27.6 to 30.5 ms in some groups and 35.5 to 44.3 ms in others,
+#: on one thread as on two (docs/performance.md, "Rounds"). The best call of
+#: one burst says which state the burst fell in; three rounds seconds apart are
+#: less likely to fall in one slow state (a slow spell of minutes still shows).
 ROUNDS = 3
 
 
