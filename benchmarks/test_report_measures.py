@@ -1,5 +1,5 @@
-"""The report's own measurements: the read of X beside each timed call, and
-the share of CPU time stolen by the host."""
+"""The report's own measurements: the machine's rates, the read of X beside
+each timed call, and the share of CPU time stolen by the host."""
 
 import numpy as np
 from report import stolen_share
@@ -49,3 +49,22 @@ def test_best_time_takes_the_fastest_call_of_every_round(monkeypatch):
     best, result = report_markdown.best_time(function, repeats=2, rounds=3)
     assert best == 0.5 and result == 0
     assert settles == [6, 4, 2]  # a pause before each round of two calls
+
+
+def test_measure_machine_keeps_each_rates_best_round(monkeypatch):
+    import machine
+
+    sleeps = []
+    monkeypatch.setattr(machine.time, "sleep", sleeps.append)
+    # Round by round; the float32 GEMM falls in a slow state in round 1.
+    bandwidths = iter([30.0, 34.0, 33.0])
+    rates = {np.float64: iter([100.0, 108.0, 104.0]), np.float32: iter([110.0, 205.0, 212.0])}
+    monkeypatch.setattr(machine, "read_bandwidth", lambda n_threads: next(bandwidths))
+    monkeypatch.setattr(machine, "gemm_rate", lambda dtype, n_threads: next(rates[dtype]))
+    measured = machine.measure_machine(n_threads=2, rounds=3, pause=0.5)
+    assert measured["read_bandwidth_GB_s"] == 34.0
+    assert measured["gemm_GFLOP_s_float64"] == 108.0
+    assert measured["gemm_GFLOP_s_float32"] == 212.0
+    assert sleeps == [0.5, 0.5]  # between rounds, not before the first
+    n, d, k = machine.REFERENCE_SHAPE
+    assert measured["roofline_s_float32"] == max(n * d * 4 / 34e9, 4 * n * d * k / 212e9)
