@@ -150,7 +150,7 @@ def measure_machine(n_threads=2, rounds=MACHINE_ROUNDS, pause=1.0):
     """Measure read bandwidth and GEMM rates, and the reference roofline.
 
     Each round measures the three rates in turn; each rate is the best of
-    its rounds. Takes about 45 seconds and 1.6 GB of memory (more on a
+    its rounds. Takes about 30 seconds and 1.6 GB of memory (more on a
     loaded machine).
 
     Parameters

@@ -8,16 +8,16 @@ are straight-line arithmetic and integer bit manipulation, which the loop
 vectoriser turns into vector code (about 1 ns per float64 exponential on one
 core, 8 lanes at a time).
 
-``fast_exp(x)``: ``x = k ln2 + r`` with ``k = rint(x / ln2)`` and ``|r| <=
-ln2 / 2`` (Cody-Waite: ``ln2`` split in two parts so that ``k * ln2_hi`` is
-exact), ``exp(r)`` by a polynomial ``1 + r + r**2 q(r)`` of degree 11 for
-float64 and 6 for float32, close to the best of its degree (its own relative
-error 1.7e-17 and 1.0e-8 on that interval, a sixth of half an ulp), and ``2**k``
-built in the exponent bits, in two factors so that results in the subnormal
-range and overflow to ``inf`` come out right. ``fast_log(x)``: ``x = 2**e * m``
-with ``m`` in ``[sqrt(1/2), sqrt(2))`` read from the bits (subnormals scaled
-first), ``log(m) = 2 atanh(s)`` with ``s = (m - 1) / (m + 1)`` by its odd
-series, plus ``e * ln2`` in two parts.
+``fast_exp(x)``: ``x = k ln2 + r`` with ``k = rint(x / ln2)`` and ``|r| <= ln2
+/ 2`` (Cody-Waite: ``ln2`` split in two parts so that ``k * ln2_hi`` is exact),
+``exp(r)`` by a polynomial ``1 + r + r**2 q(r)`` of degree 11 for float64 and 6
+for float32, close to the best of its degree (its own relative error 1.7e-17
+and 1.0e-8 on that interval, a sixth of half an ulp), and ``2**k`` built in the
+exponent bits, in two factors so that results in the subnormal range and
+overflow to ``inf`` come out right. ``fast_log(x)``: ``x = 2**e * m`` with
+``m`` in ``[sqrt(1/2), sqrt(2))`` read from the bits (subnormals scaled first),
+``log(m) = 2 atanh(s)`` with ``s = (m - 1) / (m + 1)`` by its odd series, plus
+``e * ln2`` in two parts.
 
 ``exp_flush_tiny(x)``: the exponential of a softmax's shifted score ``x = z -
 max(z) <= 0``, where a result too small to be a normal number is of no use
@@ -48,14 +48,12 @@ LLVM fold the two-part ``ln2`` reduction back into one rounding), and are
 plain ``numba.njit`` functions: call them from any compiled code.
 """
 
-
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
 from ._config import EXACT_JIT_OPTIONS
 from .simd import bits_from_float, float_from_bits
-
 
 # float64 constants. LN2_HI has its low 32 bits zero, so k * LN2_HI is exact
 # for |k| < 2**20.
@@ -94,8 +92,8 @@ _TWO32 = _F32(2.0)
 # error of the polynomial of at most 1.7e-17 (float64; half an ulp is 1.1e-16)
 # or 1.0e-8 (float32; 6.0e-8). The Taylor polynomials used before needed
 # degree 13 and 7 to stay below half an ulp: two and one multiply-adds more
-# per number,
-# in the loops whose pace the exponentials set (docs/performance.md).
+# per number, in the loops whose pace the exponentials set
+# (docs/performance.md).
 _Q64 = (
     0.5000000000000001, 0.16666666666666669, 0.04166666666662404, 0.008333333333330055,
     0.0013888888917258759, 0.00019841269863088255, 2.4801521225986432e-05,
