@@ -56,6 +56,8 @@ def test_exp_polynomial_within_one_ulp_on_the_reduced_interval(dtype):
     # On |x| <= ln2 / 2 the result is the polynomial itself (k = 0): its
     # coefficients alone decide the error, measured against an extended
     # precision exponential (x86 long double where NumPy has it).
+    if np.finfo(np.longdouble).nmant <= np.finfo(dtype).nmant:
+        pytest.skip("no float type wider than this dtype to measure against here")
     x = np.linspace(-0.3466, 0.3466, 400_001).astype(dtype)
     out = np.empty_like(x)
     _exp_all(x, out)
