@@ -689,6 +689,17 @@ def block_grouped_scores(X, b0, n_rows, Wg, St, n_classes):
 # With AVX2 (one unit per register) the rest takes at most 2 units, 3 with
 # the last panel: the wider tiles exist but are never called there.
 _FULL = (_U, _U)
+#: Lines of the next block that each row step of a masked tile prefetches
+#: when that tile is the block's only gradient tile (few classes and a last
+#: panel that joins the rest, as at d=20), by itemsize. At d=20 in float64 a
+#: row is 2.5 lines: one line a step left three fifths of the next block to
+#: its score phase, which then waited on memory. One evaluation of 1,000,000
+#: x 20, X from memory, two lines against one (the same X in one process,
+#: ``benchmarks/compare_revisions.py``): 4% to 6% faster at K=2, 3 and 4 in
+#: float64; three lines were level. In float32 (d=40, K=3), two lines were
+#: 2% to 4% slower.
+_REST_PREFETCH_LINES_F64, _REST_PREFETCH_LINES_F32 = 2, 1
+_REST_PREFETCH_LINES = {8: _REST_PREFETCH_LINES_F64, 4: _REST_PREFETCH_LINES_F32}
 
 
 def _rest_tiles(class_tile, most_units):
@@ -706,7 +717,10 @@ def _rest_tiles(class_tile, most_units):
     K=10 36.5 and 38.7 -> 35.2 and 35.2 (float64), 19.6 and 19.6 -> 18.8
     and 18.6 (float32). The lanes computed are the same, in the same order:
     so are the bits."""
-    return tuple(make_tile(class_tile, _split_units(u), "add", True) for u in range(1, most_units + 1))
+    return tuple(
+        make_tile(class_tile, _split_units(u), "add", True, lines_per_step=_REST_PREFETCH_LINES)
+        for u in range(1, most_units + 1)
+    )
 
 
 _G2_MAIN, _G3_MAIN, _G4_MAIN, _G5_MAIN, _G6_MAIN, _G8_MAIN, _G10_MAIN, _G12_MAIN = (
@@ -856,8 +870,10 @@ def block_gradient(St, X, b0, n_rows, class_tile, G, next_rows):
     """``G[k, :] += sum_i St[k, i] * X[b0 + i, :]`` for every row ``k`` of ``G``.
 
     While the tiles compute from cache, the next ``next_rows`` rows of X are
-    prefetched, one line per tile step: the memory bus would otherwise idle
-    here, and the next block's scores then find their rows in cache.
+    prefetched, one line per tile step (two in float64 where a lone masked
+    tile does it, see ``_REST_PREFETCH_LINES``): the memory bus would
+    otherwise idle here, and the next block's scores then find their rows in
+    cache.
 
     Parameters
     ----------
@@ -889,8 +905,10 @@ def block_gradient(St, X, b0, n_rows, class_tile, G, next_rows):
         n_panels -= 1
         full -= panel
         rest += panel
-    # With no full panel left, the last tile prefetches instead.
+    # With no full panel left, the last tile prefetches instead, at
+    # _REST_PREFETCH_LINES lines a step.
     last_prefetches = wide and n_panels == 0
+    rest_lines = _REST_PREFETCH_LINES_F64 if X.itemsize == 8 else _REST_PREFETCH_LINES_F32
     for k0 in range(0, kg, class_tile):
         # Classes outside, features inside: the tile's rows of St stay in
         # L1 while the block of X is read from L2 once per class tile.
@@ -912,11 +930,11 @@ def block_gradient(St, X, b0, n_rows, class_tile, G, next_rows):
                 b0 * d + full, d, 0,
                 k0 * d + full, d, 1, 0,
                 n_rows, 1, rest,
-                pf_off, 0, pf_lines if last_prefetches else 0,
+                pf_off, 0, rest_lines * pf_lines if last_prefetches else 0,
             )
             if last_prefetches and pf_lines > 0:
-                pf_off += n_rows * line
-                pf_left -= n_rows
+                pf_off += rest_lines * n_rows * line
+                pf_left -= rest_lines * n_rows
             _gradient_rest_tiles(class_tile, -(-rest // unit), St, X, G, span)
 
 

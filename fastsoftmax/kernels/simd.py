@@ -40,9 +40,10 @@ registers for the whole loop over ``p``. Two ways of writing the result:
   other tiles store lane by lane.
 
 While it computes, a tile can prefetch a stream of memory into L2 cache, one
-64-byte line per step: ``P[pf_off + q pf_next + p * line]`` for ``p <
-pf_lines``. Memory that the hardware prefetcher does not see coming (rows of
-X read side by side, or the next block) then arrives while the FMAs run.
+64-byte line per step (or more, see ``lines_per_step``): ``P[pf_off + q
+pf_next + p * line]`` for ``p < pf_lines``. Memory that the hardware
+prefetcher does not see coming (rows of X read side by side, or the next
+block) then arrives while the FMAs run.
 
 The integers travel in a :class:`TileSpan` named tuple. Offsets and strides
 are in elements. Nothing is bounds-checked: callers guarantee that every
@@ -309,7 +310,7 @@ def _fma(builder, a, b, c):
     return builder.call(fn, [a, b, c])
 
 
-def make_tile(n_rows, units, store, masked_last=False, packed_tail=0):
+def make_tile(n_rows, units, store, masked_last=False, packed_tail=0, lines_per_step=None):
     """Build a tile intrinsic (see the module docstring for what it computes).
 
     Parameters
@@ -329,6 +330,10 @@ def make_tile(n_rows, units, store, masked_last=False, packed_tail=0):
         vector (lanes ``[row r: t lanes, row r+1: t lanes, ...]``), so that
         no lane is wasted on padding (see :class:`_PackedTail`). ``n_rows``
         must be a multiple of the rows per vector (unit lanes / t).
+    lines_per_step : dict of int to int, optional
+        Lines of P prefetched per step, by the itemsize of P: lines ``s *
+        per_step`` to ``(s + 1) * per_step - 1`` at step ``s``, those below
+        ``pf_lines``. One for itemsizes it does not name, or when None.
 
     Returns
     -------
@@ -385,6 +390,7 @@ def make_tile(n_rows, units, store, masked_last=False, packed_tail=0):
                 n_last = builder.sub(fields["n_valid"], const(lane_offsets[last]))
                 mask = _lane_mask(builder, n_last, widths[last])
             line = const(_LINE_BYTES // (P.dtype.bitwidth // 8))
+            per_step = (lines_per_step or {}).get(P.dtype.bitwidth // 8, 1)
             accumulators = [
                 [cgutils.alloca_once(builder, vt) for vt in vector_types] for _ in range(n_rows)
             ]
@@ -407,8 +413,10 @@ def make_tile(n_rows, units, store, masked_last=False, packed_tail=0):
                 tail.zero()
                 with cgutils.for_range(builder, fields["n_steps"]) as step_loop:
                     p = step_loop.index
-                    with builder.if_then(builder.icmp_signed("<", p, fields["pf_lines"])):
-                        prefetch_line(builder, builder.gep(p_data, [add(pf_tile, builder.mul(p, line))]))
+                    for extra in range(per_step):
+                        p_line = add(builder.mul(p, const(per_step)), const(extra))
+                        with builder.if_then(builder.icmp_signed("<", p_line, fields["pf_lines"])):
+                            prefetch_line(builder, builder.gep(p_data, [add(pf_tile, builder.mul(p_line, line))]))
                     b_base = add(b_tile, builder.mul(p, fields["b_step"]))
                     b_vectors = [
                         _load(
