@@ -2,12 +2,12 @@
 revision, on the same X in one process.
 
 Timings of a memory-bound evaluation move by tens of percent from one
-process to the next on a shared host: a fresh allocation of X may read at
-35 GB/s in one process and at 55 GB/s in the next (docs/performance.md,
+process to the next on a shared host, whose read bandwidth changes from
+minute to minute (23 to 58 GB/s in one day here; docs/performance.md,
 "Comparing two revisions in one process"). Two versions of a kernel timed
 in separate processes therefore differ by more than most changes do. Here
 both versions evaluate the same array, in alternating rounds, so that
-whatever the host and the placement of X do, they do to both.
+whatever the host does, it does to both.
 
 The other revision's ``fastsoftmax/`` is exported with ``git archive`` into
 a directory of its own (by commit, so that Numba's cache of it is reused
@@ -30,6 +30,7 @@ import argparse
 import ast
 import importlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -110,8 +111,11 @@ def export_revision(commit, cache_dir=None, repository="."):
     root = os.path.join(cache_dir or _default_cache(), commit)
     package_dir = os.path.join(root, BASE_PACKAGE)
     if not os.path.isdir(package_dir):
+        # Extracted beside the final place and moved there whole, so that an
+        # interrupted export is never taken for a finished one.
         staging = root + ".partial"
-        os.makedirs(staging, exist_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        os.makedirs(staging)
         archive = subprocess.run(
             ["git", "-C", repository, "archive", "--format=tar", commit, "fastsoftmax"],
             capture_output=True, check=True,
