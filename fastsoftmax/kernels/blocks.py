@@ -695,9 +695,10 @@ _FULL = (_U, _U)
 #: row is 2.5 lines: one line a step left three fifths of the next block to
 #: its score phase, which then waited on memory. One evaluation of 1,000,000
 #: x 20, X from memory, two lines against one (the same X in one process,
-#: ``benchmarks/compare_revisions.py``): 4% to 6% faster at K=2, 3 and 4 in
-#: float64; three lines were level. In float32 (d=40, K=3), two lines were
-#: 2% to 4% slower.
+#: ``benchmarks/compare_revisions.py``; docs/performance.md): at K=3 a
+#: median of 5% faster over 10 processes (0.92 to 1.01 of the time), at K=2
+#: and K=4 3% to 5% faster in each of 5; three lines were level. In float32
+#: (d=40, K=3) two lines were 2% to 4% slower, in two processes.
 _REST_PREFETCH_LINES_F64, _REST_PREFETCH_LINES_F32 = 2, 1
 _REST_PREFETCH_LINES = {8: _REST_PREFETCH_LINES_F64, 4: _REST_PREFETCH_LINES_F32}
 
