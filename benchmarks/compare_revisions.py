@@ -20,7 +20,7 @@ Usage::
         --dtypes float64,float32 --rounds 6 --repeats 10
 
 Each round times ``--repeats`` evaluations of each version, base first, and
-keeps the best; the table gives every round's best and the median over the
+keeps the best (each burst a second after the last, as the report's); the table gives every round's best and the median over the
 rounds of the ratio checkout / base. The losses of both versions are
 printed beside them: a change meant to be faster must not change them by
 more than rounding.
@@ -34,9 +34,9 @@ import shutil
 import statistics
 import subprocess
 import sys
-import time
 
-from problems import evaluation_point, make_problem
+from problems import loss_callable, make_problem
+from report_markdown import best_time
 
 import fastsoftmax
 
@@ -148,18 +148,10 @@ def import_base(path):
     return importlib.import_module(BASE_PACKAGE)
 
 
-def evaluation(package, X, y, n_classes, n_threads):
-    """A no-argument callable: one loss and gradient with ``package``'s
-    ``SoftmaxLoss``, prepared once, at the benchmarks' evaluation point."""
-    coef, intercept = evaluation_point(n_classes, X.shape[1])
-    prepared = package.SoftmaxLoss(X, y, n_classes=n_classes, check_finite=False)
-    l2 = 1.0 / X.shape[0]
-    return lambda: prepared.loss_gradient(coef, intercept, l2_reg_strength=l2, n_threads=n_threads)
-
-
 def compare(functions, rounds, repeats):
     """Best time of ``repeats`` calls of each function, in ``rounds`` rounds
-    that take the functions in turn.
+    that take the functions in turn (each burst by
+    :func:`report_markdown.best_time`). Compile and warm the functions first.
 
     Parameters
     ----------
@@ -171,17 +163,10 @@ def compare(functions, rounds, repeats):
     dict of str to list of float
         Each function's best time in seconds, one per round.
     """
-    for function in functions.values():
-        function()  # compile, and fault in what the first call touches
     best = {name: [] for name in functions}
     for _ in range(rounds):
         for name, function in functions.items():
-            times = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                function()
-                times.append(time.perf_counter() - start)
-            best[name].append(min(times))
+            best[name].append(best_time(function, repeats)[0])
     return best
 
 
@@ -219,10 +204,11 @@ def main(argv=None):
         for dtype in args.dtypes.split(","):
             X = X64.astype(dtype)
             functions = {
-                "base": evaluation(base, X, y, k, args.threads),
-                "checkout": evaluation(fastsoftmax, X, y, k, args.threads),
+                name: loss_callable("fastsoftmax", X, y, k, args.threads, package=package)
+                for name, package in (("base", base), ("checkout", fastsoftmax))
             }
-            losses = {name: function()[0] for name, function in functions.items()}
+            # The first calls compile and fault in what they touch.
+            losses = {name: function() for name, function in functions.items()}
             best = compare(functions, args.rounds, args.repeats)
             ratio = statistics.median(c / b for b, c in zip(best["base"], best["checkout"]))
             times = {name: ", ".join(f"{1e3 * t:.2f}" for t in best[name]) for name in best}

@@ -74,7 +74,7 @@ def evaluation_point(n_classes, n_features, seed=SEED + 1):
     return coef, intercept - intercept.mean()
 
 
-def loss_callable(impl, X, y, n_classes, n_threads):
+def loss_callable(impl, X, y, n_classes, n_threads, package=fastsoftmax):
     """A no-argument callable: loss and gradient once, returning the loss.
 
     Parameters
@@ -85,6 +85,9 @@ def loss_callable(impl, X, y, n_classes, n_threads):
     n_classes, n_threads : int
         scikit-learn's threads are set by the caller (threadpoolctl) for its
         BLAS; ``n_threads`` goes to both libraries' own parallel loops.
+    package : module, default=fastsoftmax
+        For ``impl="fastsoftmax"``: the package whose ``SoftmaxLoss`` is
+        timed (``compare_revisions.py`` passes another revision's).
     """
     coef, intercept = evaluation_point(n_classes, X.shape[1])
     l2_reg_strength = 1.0 / (C * X.shape[0])
@@ -92,7 +95,7 @@ def loss_callable(impl, X, y, n_classes, n_threads):
         # Prepared once, as scikit-learn's LinearModelLoss is below: an
         # optimiser's evaluations, not the data checks. LinearModelLoss does
         # not scan X for NaN/inf, so the like-for-like object skips that too.
-        prepared = fastsoftmax.SoftmaxLoss(X, y, n_classes=n_classes, check_finite=False)
+        prepared = package.SoftmaxLoss(X, y, n_classes=n_classes, check_finite=False)
         return lambda: prepared.loss_gradient(
             coef, intercept, l2_reg_strength=l2_reg_strength, n_threads=n_threads
         )[0]
